@@ -87,6 +87,19 @@ RULES: dict[str, Rule] = {
         Rule("SLA801", "suppression-without-reason", _E, "An ignore comment gives no reason."),
         Rule("SLA802", "unused-suppression", _W, "An ignore comment suppresses nothing."),
         Rule("SLA803", "unknown-code", _E, "An ignore comment names a code that does not exist."),
+        # SLA9xx: event logs (one finding per rejected row or unreadable file)
+        Rule("SLA901", "log-not-readable", _E, "A log file is missing, a directory, empty or not text."),
+        Rule("SLA902", "missing-column", _E, "A log lacks a required column."),
+        Rule("SLA903", "bad-timestamp", _E, "A timestamp is not an ISO 8601 instant."),
+        Rule("SLA904", "naive-timestamp", _E, "A timestamp has no offset and no log time zone is declared."),
+        Rule("SLA905", "nonexistent-local-time", _E, "A local time falls in a daylight-saving gap."),
+        Rule("SLA906", "ambiguous-local-time", _E, "A local time occurs twice (daylight-saving fold)."),
+        Rule("SLA907", "bad-event-type", _E, "A row's `type` is not stage, activity, update or assign."),
+        Rule("SLA908", "missing-value", _E, "A stage, activity or assign row has an empty `value`."),
+        Rule("SLA909", "malformed-row", _E, "A row cannot be read (wrong cell count, bad JSON, NUL byte)."),
+        Rule("SLA910", "unknown-stage", _E, "A stage value is not a stage or alias of the agreement."),
+        Rule("SLA911", "bad-field-value", _E, "An attribute value does not fit its declared field type."),
+        Rule("SLA912", "missing-lead", _E, "A row has an empty `lead_id`."),
     )
 }
 

@@ -1,0 +1,189 @@
+"""Rendering: a replay Report -> text for a person, CSV of violations, JSON for machines.
+
+All output is deterministic: rows sorted, no wall clock, no random ids. CSV cells that a
+spreadsheet would run as a formula (leading = + - @, tab or carriage return) are neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from slaspec.report import Report, percent
+
+MAX_TEXT_REJECTIONS = 10
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def render_json(report: Report) -> str:
+    """The report as JSON with sorted keys."""
+    return json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell that spreadsheets will show as text, never run as a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+VIOLATION_COLUMNS = (
+    "lead",
+    "kind",
+    "rule",
+    "clause",
+    "responsible",
+    "at",
+    "started",
+    "due",
+    "ended",
+    "elapsed_seconds",
+    "wall_seconds",
+    "rows",
+    "message",
+)
+
+
+def render_csv(report: Report) -> str:
+    """One row per violation, with its rows as `file:row` separated by spaces."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(VIOLATION_COLUMNS)
+    for v in report.violations:
+        writer.writerow(
+            [
+                safe_cell(cell)
+                for cell in (
+                    v.lead,
+                    v.kind,
+                    v.rule,
+                    v.clause,
+                    v.responsible or "",
+                    v.at,
+                    v.started or "",
+                    v.due or "",
+                    v.ended or "",
+                    _number(v.elapsed_seconds),
+                    _number(v.wall_seconds),
+                    " ".join(f"{r.file}:{r.row}" for r in v.rows),
+                    v.message,
+                )
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  " + "  ".join(parts).rstrip()
+
+    return [line(headers), "  " + "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+
+
+def local_time(iso_utc: str, timezone: str) -> str:
+    """An ISO UTC instant shown in the agreement's time zone."""
+    import datetime as dt
+
+    moment = dt.datetime.fromisoformat(iso_utc.replace("Z", "+00:00"))
+    local = moment.astimezone(ZoneInfo(timezone))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def render_text(report: Report) -> str:
+    """A summary for a person: accounting, attainment per rule and team, violations."""
+    out: list[str] = []
+    agreement = report.agreement
+    version = f" (version {agreement.version})" if agreement.version else ""
+    out.append(f"{agreement.title}{version}")
+    out.append(f"as of {local_time(report.as_of, agreement.timezone)} ({report.as_of})")
+    out.append("")
+    a = report.accounting
+    out.append(
+        f"Rows: {a.read:,} read = {a.replayed:,} replayed + {a.rejected:,} rejected + "
+        f"{a.duplicate:,} duplicate + {a.after_as_of:,} after as-of"
+    )
+    if a.dst_resolved:
+        out.append(f"      {a.dst_resolved:,} local times resolved by the DST policy")
+    out.append("")
+    if report.rules:
+        out.append("Clocks and cadences")
+        rows: list[list[str]] = []
+        for rule in report.rules:
+            o = rule.overall
+            rows.append(
+                [
+                    f"{rule.name} ({rule.kind})",
+                    "",
+                    str(o.met),
+                    str(o.breached),
+                    str(o.pending),
+                    str(o.at_risk),
+                    str(o.cancelled),
+                    percent(o.attainment),
+                ]
+            )
+            for team in rule.by_team:
+                rows.append(
+                    [
+                        "",
+                        team.team or "(no team)",
+                        str(team.met),
+                        str(team.breached),
+                        str(team.pending),
+                        str(team.at_risk),
+                        str(team.cancelled),
+                        percent(team.attainment),
+                    ]
+                )
+        headers = ["rule", "team", "met", "breached", "pending", "at risk", "cancelled", "attainment"]
+        out.extend(_table(headers, rows, right={2, 3, 4, 5, 6, 7}))
+        out.append("")
+    total = len(report.violations)
+    out.append(f"Violations: {total:,}")
+    if total:
+        kinds = [[kind, f"{count:,}"] for kind, count in report.violations_by_kind.items()]
+        out.extend(_table(["kind", "count"], kinds, right={1}))
+        out.append("")
+        teams = [[team, f"{count:,}"] for team, count in report.violations_by_team.items()]
+        out.extend(_table(["responsible team", "count"], teams, right={1}))
+    out.append("")
+    if report.rejections:
+        shown = report.rejections[:MAX_TEXT_REJECTIONS]
+        more = len(report.rejections) - len(shown)
+        heading = f"Rejected rows: {len(report.rejections):,}"
+        if more:
+            heading += f" (first {len(shown)} shown; all are in --format json)"
+        out.append(heading)
+        for r in shown:
+            where = f"{r.file}:{r.row}" if r.row is not None else f"{r.file}"
+            column = f" (column {r.column})" if r.column else ""
+            out.append(f"  {where}: {r.code} {r.message}{column}")
+            if r.help:
+                out.append(f"      help: {r.help}")
+        out.append("")
+    out.append("Inputs")
+    for item in report.inputs:
+        out.append(f"  {item.kind:9} {item.path}  sha256 {item.sha256}")
+    out.append(
+        f"slaspec {report.slaspec_version}, holidays {report.holidays_version}, "
+        f"report schema {report.schema_version}"
+    )
+    return "\n".join(out) + "\n"
