@@ -651,7 +651,9 @@ class Checker:
                             node,
                             item.field.span,
                         )
-                    self.check_duration(item.duration, node, calendar)
+                    # `within` is measured on the agreement's default calendar wherever it
+                    # appears, so a criterion means the same in a handoff and in a clock.
+                    self.check_duration(item.duration, node, None)
                 case n.ActivityCount():
                     if item.minimum < 1:
                         self.report(
