@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -15,6 +16,12 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from slaspec import __version__, formatter, reporters
+from slaspec import calendar as business_calendar
+from slaspec import generate as generator
+from slaspec import readers
+from slaspec import render as report_render
+from slaspec.events import Event
+from slaspec.report import InputFile, Report, build_report
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
 from slaspec.parser import parse
 from slaspec.pipeline import Checked, check_agreement
@@ -224,6 +231,204 @@ def cmd_graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _parse_instant(text: str, flag: str) -> int:
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{flag} {text!r} is not an ISO 8601 instant; write e.g. 2026-06-30T17:00:00+10:00"
+        ) from None
+    if moment.tzinfo is None:
+        raise UsageError(f"{flag} {text!r} has no UTC offset; add one such as +10:00 or Z")
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    delta = moment - epoch
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Logs:
+    """The logs of one replay: events and rejected rows in input order, with provenance."""
+
+    def __init__(self, paths: Sequence[str], options: readers.ReadOptions, encoding: str) -> None:
+        self.paths = paths
+        self.options = options
+        self.encoding = encoding
+        self.inputs: list[InputFile] = []
+        self.file_errors: list[Diagnostic] = []
+        self.counters: list[readers.ReadCounter] = []
+        self.readable = 0
+
+    def items(self) -> Iterator[Event | readers.Rejected]:
+        seq = 0
+        for path in self.paths:
+            data = self._bytes(path)
+            if data is None:
+                continue
+            self.inputs.append(InputFile(path=path, sha256=_sha256(data), kind="log"))
+            text = readers.decode(data, path, self.encoding)
+            if isinstance(text, Diagnostic):
+                self.file_errors.append(text)
+                continue
+            self.readable += 1
+            counter = readers.ReadCounter()
+            self.counters.append(counter)
+            fmt = readers.sniff_format(path, data[:64])
+            for item in readers.read_log(text, path, fmt, self.options, seq, counter):
+                if isinstance(item, readers.Rejected) and item.whole_file:
+                    self.file_errors.append(item.diagnostic)
+                    continue
+                yield item
+            seq += counter.rows
+
+    def _bytes(self, path: str) -> bytes | None:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        target = Path(path)
+        if not target.exists():
+            problem = f"no such log file: {path}"
+        elif not target.is_file():
+            problem = f"{path} is a directory, not a log file"
+        else:
+            try:
+                return target.read_bytes()
+            except OSError as error:
+                problem = f"cannot read {path}: {error.strerror}"
+        self.file_errors.append(
+            Diagnostic("SLA901", problem, path, help="name a canonical event log (.csv or .jsonl)")
+        )
+        return None
+
+    @property
+    def dst_resolved(self) -> int:
+        return sum(counter.dst_resolved for counter in self.counters)
+
+
+def _replay_inputs(
+    args: argparse.Namespace,
+) -> tuple[Checked, _Logs, readers.ReadOptions, int | None]:
+    options = readers.ReadOptions(args.log_timezone, args.dst_policy)
+    problem = readers.check_options(options)
+    if problem is not None:
+        raise UsageError(f"--log-timezone: {problem.message}")
+    as_of = _parse_instant(args.as_of, "--as-of") if args.as_of else None
+    checked = _load_agreement(args.agreement)
+    return checked, _Logs(args.logs, options, args.encoding), options, as_of
+
+
+def _agreement_inputs(checked: Checked) -> list[InputFile]:
+    return [
+        InputFile(path=parsed.source.name, sha256=_sha256(parsed.source.text.encode("utf-8")), kind="agreement")
+        for parsed in checked.program.files
+    ]
+
+
+def _report_file_errors(logs: _Logs, strict: bool) -> None:
+    if not logs.file_errors:
+        return
+    sys.stderr.write(reporters.render_text(logs.file_errors, {}, _use_color(sys.stderr, "auto")))
+    if strict:
+        sys.stderr.write("slaspec: stopping (--strict): a log could not be read.\n")
+        raise SystemExit(EXIT_ERROR)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from slaspec.replay import Engine, prepare, replay_prepared
+
+    checked, logs, _, as_of = _replay_inputs(args)
+    agreement = checked.agreement
+    assert agreement is not None
+    prepared = prepare(agreement, logs.items(), as_of)
+    _report_file_errors(logs, args.strict)
+    if logs.readable == 0:
+        sys.stderr.write("slaspec: no log could be read; nothing to replay.\n")
+        return EXIT_ERROR
+    if args.strict and prepared.rejections:
+        sys.stderr.write(
+            reporters.render_text(list(prepared.rejections), {}, _use_color(sys.stderr, "auto"))
+        )
+        sys.stderr.write("slaspec: stopping (--strict): rows were rejected.\n")
+        return EXIT_ERROR
+    result = replay_prepared(Engine(agreement), prepared)
+    report = build_report(
+        agreement,
+        result,
+        [*_agreement_inputs(checked), *logs.inputs],
+        __version__,
+        business_calendar.holidays_version(),
+        logs.dst_resolved,
+    )
+    render: Callable[[Report], str] = {
+        "text": report_render.render_text,
+        "json": report_render.render_json,
+        "csv": report_render.render_csv,
+    }[args.format]
+    _write_output(render(report), args.output)
+    if args.fail_on == "violation" and report.violations:
+        return EXIT_FINDINGS
+    if args.fail_on == "breach" and any(
+        v.kind in ("clock_breached", "cadence_breached") for v in report.violations
+    ):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from slaspec.replay import Engine, TraceEntry, prepare
+
+    checked, logs, _, as_of = _replay_inputs(args)
+    agreement = checked.agreement
+    assert agreement is not None
+    prepared = prepare(agreement, logs.items(), as_of)
+    _report_file_errors(logs, False)
+    rows = prepared.leads.get(args.lead)
+    if rows is None:
+        known = list(prepared.leads)
+        from slaspec.diagnostics import did_you_mean
+
+        hint = did_you_mean(args.lead, known) if len(known) < 200_000 else None
+        raise UsageError(
+            f"lead {args.lead!r} has no replayed rows in the log"
+            + (f"; {hint}" if hint else "")
+        )
+    trace: list[TraceEntry] = []
+    result = Engine(agreement).replay_lead(args.lead, rows, prepared.as_of, trace)
+    _write_output(report_render.render_timeline(agreement, result, trace, prepared.as_of), args.output)
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    schema = Report.model_json_schema()
+    _write_output(json.dumps(schema, indent=2, sort_keys=True) + "\n", args.output)
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    checked = _load_agreement(args.agreement)
+    assert checked.agreement is not None
+    try:
+        start = dt.date.fromisoformat(args.start)
+    except ValueError:
+        raise UsageError(f"--start {args.start!r} is not a date; write YYYY-MM-DD") from None
+    if args.leads < 0 or args.days < 1:
+        raise UsageError("--leads must be 0 or more and --days 1 or more")
+    lines = generator.generate_csv(checked.agreement, args.leads, args.seed, start, args.days)
+    if args.output is None or args.output == "-":
+        for line in lines:
+            sys.stdout.write(line)
+        return EXIT_OK
+    try:
+        with open(args.output, "w", encoding="utf-8", newline="") as handle:
+            handle.writelines(lines)
+    except OSError as error:
+        raise UsageError(f"cannot write {args.output}: {error.strerror}") from error
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- argument parsing
 
 
@@ -258,6 +463,57 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=("mermaid", "dot", "json"), default="mermaid")
     graph.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
     graph.set_defaults(handler=cmd_graph)
+
+    def log_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("agreement", metavar="AGREEMENT")
+        command.add_argument("logs", nargs="+", metavar="LOG", help="canonical event logs, or -")
+        command.add_argument(
+            "--as-of", metavar="INSTANT", help="judge open cycles at this instant (default: the "
+            "latest timestamp in the log)"
+        )
+        command.add_argument(
+            "--log-timezone", metavar="ZONE", help="IANA zone of timestamps without an offset"
+        )
+        command.add_argument(
+            "--dst-policy",
+            choices=("reject", "earlier", "later"),
+            default="reject",
+            help="what to do with local times that fall in a DST gap or fold",
+        )
+        command.add_argument("--encoding", default="utf-8", help="text encoding of the logs")
+        command.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
+
+    replay = commands.add_parser("replay", help="replay event logs against an agreement")
+    log_options(replay)
+    replay.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    replay.add_argument(
+        "--fail-on",
+        choices=("breach", "violation"),
+        help="exit 1 when a clock or cadence was breached, or when any violation was found",
+    )
+    replay.add_argument(
+        "--strict", action="store_true", help="stop with exit 2 at any unreadable file or row"
+    )
+    replay.set_defaults(handler=cmd_replay)
+
+    explain = commands.add_parser("explain", help="one lead's timeline and why it broke rules")
+    log_options(explain)
+    explain.add_argument("--lead", required=True, metavar="ID")
+    explain.set_defaults(handler=cmd_explain)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of a document")
+    schema.add_argument("document", choices=("report",))
+    schema.add_argument("-o", "--output", metavar="FILE")
+    schema.set_defaults(handler=cmd_schema)
+
+    generate = commands.add_parser("generate", help="write a seeded sample log for an agreement")
+    generate.add_argument("agreement", metavar="AGREEMENT")
+    generate.add_argument("--leads", type=int, default=1000)
+    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--start", default="2026-01-05", help="first day of the log")
+    generate.add_argument("--days", type=int, default=180)
+    generate.add_argument("-o", "--output", metavar="FILE")
+    generate.set_defaults(handler=cmd_generate)
     return parser
 
 

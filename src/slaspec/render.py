@@ -10,9 +10,15 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from slaspec.compiler import Agreement
 from slaspec.report import Report, percent
+from slaspec.results import LeadResult
+
+if TYPE_CHECKING:
+    from slaspec.replay import TraceEntry
 
 MAX_TEXT_REJECTIONS = 10
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -186,4 +192,85 @@ def render_text(report: Report) -> str:
         f"slaspec {report.slaspec_version}, holidays {report.holidays_version}, "
         f"report schema {report.schema_version}"
     )
+    return "\n".join(out) + "\n"
+
+
+def _local_micros(micros: int, zone: ZoneInfo) -> str:
+    import datetime as dt
+
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _duration(micros: int) -> str:
+    seconds = micros // 1_000_000
+    # Hours, not days: a "day" of business time would read as 24 hours of it.
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def render_timeline(
+    agreement: Agreement, result: LeadResult, trace: Sequence[TraceEntry], as_of: int
+) -> str:
+    """One lead's timeline for `slaspec explain`: events, stage, clocks, and each violation."""
+    zone = ZoneInfo(agreement.timezone)
+    out = [f"Lead {result.lead} under {agreement.title!r}", f"times in {agreement.timezone}", ""]
+    for entry in trace:
+        when = _local_micros(entry.time, zone)
+        if entry.row.file == "as-of":
+            out.append(f"{when}  as of")
+        else:
+            what = entry.kind.name.lower()
+            value = f" {entry.value}" if entry.value else ""
+            by = f" by {entry.actor}" if entry.actor else ""
+            team = f" ({entry.team})" if entry.team else ""
+            out.append(f"{when}  {what}{value}{by}{team}   [{entry.row.file}:{entry.row.row}]")
+            out.append(f"    stage: {entry.stage or '(none)'}")
+        for rule, state, elapsed, due in entry.clocks:
+            due_text = f", due {_local_micros(due, zone)}" if due is not None else ""
+            out.append(f"    {rule}: {state}, {_duration(elapsed)} elapsed{due_text}")
+        for note in entry.notes:
+            out.append(f"    - {note}")
+    out.append("")
+    if not result.violations:
+        out.append("No violations.")
+    else:
+        out.append(f"Violations: {len(result.violations)}")
+        for number, violation in enumerate(result.violations, 1):
+            team = violation.responsible or "no team"
+            out.append(
+                f"{number:3}. {violation.kind.value} {violation.rule} "
+                f"(clause {violation.clause}); accountable: {team}"
+            )
+            out.append(f"     {violation.message}")
+            for condition, seen in violation.details:
+                out.append(f"     failed: {condition}   (seen: {seen})")
+            times = []
+            if violation.started is not None:
+                times.append(f"started {_local_micros(violation.started, zone)}")
+            if violation.due is not None:
+                times.append(f"due {_local_micros(violation.due, zone)}")
+            if violation.ended is not None:
+                times.append(f"ended {_local_micros(violation.ended, zone)}")
+            elif violation.started is not None:
+                times.append(f"open at as-of {_local_micros(as_of, zone)}")
+            if times:
+                out.append("     " + ", ".join(times))
+            rows = ", ".join(f"{origin.file}:{origin.row}" for origin in violation.rows)
+            out.append(f"     rows: {rows}")
+    out.append("")
+    out.append("Cycles")
+    if not result.cycles:
+        out.append("  (none)")
+    for cycle in result.cycles:
+        risk = " (at risk)" if cycle.at_risk else ""
+        out.append(
+            f"  {cycle.rule} #{cycle.index}: {cycle.outcome.value}{risk}, "
+            f"{_duration(cycle.elapsed)} of {cycle.goal_text}"
+        )
     return "\n".join(out) + "\n"
