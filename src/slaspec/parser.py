@@ -692,7 +692,7 @@ class _Builder:
         if kind == "number":
             return n.Literal("number", self.number(tokens[0]), span)
         if kind == "negative":
-            return n.Literal("number", -self.number(tokens[0]), span)
+            return n.Literal("number", self.number(tokens[0]).copy_negate(), span)
         if kind == "date":
             return n.Literal("date", self.date(tokens[0]), span)
         if kind == "datetime":
