@@ -692,7 +692,9 @@ class _Builder:
         if kind == "number":
             return n.Literal("number", self.number(tokens[0]), span)
         if kind == "negative":
-            return n.Literal("number", self.number(tokens[0]).copy_negate(), span)
+            magnitude = self.number(tokens[0])
+            # copy_negate keeps every digit (unary minus rounds to the context); -0 is 0.
+            return n.Literal("number", magnitude.copy_negate() if magnitude else magnitude, span)
         if kind == "date":
             return n.Literal("date", self.date(tokens[0]), span)
         if kind == "datetime":
