@@ -15,16 +15,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from slaspec import __version__, formatter, reporters
+from slaspec import __version__, formatter, readers, reporters
 from slaspec import calendar as business_calendar
 from slaspec import generate as generator
-from slaspec import readers
 from slaspec import render as report_render
-from slaspec.events import Event
-from slaspec.report import InputFile, Report, build_report
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
+from slaspec.events import Event
 from slaspec.parser import parse
 from slaspec.pipeline import Checked, check_agreement
+from slaspec.report import InputFile, Report, build_report
 from slaspec.source import Source
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -60,8 +59,16 @@ def read_source(path: str) -> Source | Diagnostic:
             help="check the path; it is relative to the current folder",
         )
     if not target.is_file():
-        kind = "a directory" if target.is_dir() else "not a regular file"
-        return Diagnostic("SLA003", f"{path} is {kind}", path, help="name an agreement file (.sla)")
+        if target.is_dir():
+            return Diagnostic(
+                "SLA003",
+                f"{path} is a directory with no {AGREEMENT_SUFFIX} files",
+                path,
+                help=f"name an agreement file, or a folder that holds {AGREEMENT_SUFFIX} files",
+            )
+        return Diagnostic(
+            "SLA003", f"{path} is not a regular file", path, help="name an agreement file (.sla)"
+        )
     try:
         data = target.read_bytes()
     except OSError as error:
@@ -89,7 +96,8 @@ def decode_source(path: str, data: bytes) -> Source | Diagnostic:
             path,
             help="save the file as UTF-8",
         )
-    return Source(path, text.replace("\r\n", "\n"))
+    # Windows (CRLF) and classic Mac (CR) line breaks both become LF.
+    return Source(path, text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def expand_paths(paths: Sequence[str]) -> Iterator[str]:
@@ -144,9 +152,7 @@ def _load_agreement(path: str) -> Checked:
     checked, sources, diagnostics = _check_file(path)
     if checked is None or checked.agreement is None:
         errors = [d for d in diagnostics if d.severity is Severity.ERROR]
-        sys.stderr.write(
-            reporters.render_text(errors, sources, _use_color(sys.stderr, "auto"))
-        )
+        sys.stderr.write(reporters.render_text(errors, sources, _use_color(sys.stderr, "auto")))
         sys.stderr.write(f"slaspec: {path} has errors; fix them (see `slaspec lint {path}`).\n")
         raise SystemExit(EXIT_ERROR)
     return checked
@@ -200,7 +206,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             status = EXIT_ERROR
             continue
         formatted = formatter.format_document(parsed)
-        changed = formatted != source.text
+        # Compare with the bytes on disk: CRLF line breaks and a byte-order mark are changes too.
+        original = (
+            source.text if path == "-" else Path(path).read_bytes().decode("utf-8", "replace")
+        )
+        changed = formatted != original
         if path == "-":
             sys.stdout.write(formatted)
             continue
@@ -320,7 +330,11 @@ def _replay_inputs(
 
 def _agreement_inputs(checked: Checked) -> list[InputFile]:
     return [
-        InputFile(path=parsed.source.name, sha256=_sha256(parsed.source.text.encode("utf-8")), kind="agreement")
+        InputFile(
+            path=parsed.source.name,
+            sha256=_sha256(parsed.source.text.encode("utf-8")),
+            kind="agreement",
+        )
         for parsed in checked.program.files
     ]
 
@@ -390,12 +404,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         hint = did_you_mean(args.lead, known) if len(known) < 200_000 else None
         raise UsageError(
-            f"lead {args.lead!r} has no replayed rows in the log"
-            + (f"; {hint}" if hint else "")
+            f"lead {args.lead!r} has no replayed rows in the log" + (f"; {hint}" if hint else "")
         )
     trace: list[TraceEntry] = []
     result = Engine(agreement).replay_lead(args.lead, rows, prepared.as_of, trace)
-    _write_output(report_render.render_timeline(agreement, result, trace, prepared.as_of), args.output)
+    _write_output(
+        report_render.render_timeline(agreement, result, trace, prepared.as_of), args.output
+    )
     return EXIT_OK
 
 
@@ -445,7 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="check agreement files and report every problem")
     lint.add_argument("paths", nargs="+", metavar="PATH", help="agreement files or folders")
     lint.add_argument(
-        "--format", choices=("text", "json", "sarif", "github"), default="text", help="output format"
+        "--format",
+        choices=("text", "json", "sarif", "github"),
+        default="text",
+        help="output format",
     )
     lint.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     lint.add_argument("--color", choices=("auto", "always", "never"), default="auto")
@@ -468,8 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("agreement", metavar="AGREEMENT")
         command.add_argument("logs", nargs="+", metavar="LOG", help="canonical event logs, or -")
         command.add_argument(
-            "--as-of", metavar="INSTANT", help="judge open cycles at this instant (default: the "
-            "latest timestamp in the log)"
+            "--as-of",
+            metavar="INSTANT",
+            help="judge open cycles at this instant (default: the latest timestamp in the log)",
         )
         command.add_argument(
             "--log-timezone", metavar="ZONE", help="IANA zone of timestamps without an offset"

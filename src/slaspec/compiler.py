@@ -267,7 +267,9 @@ class _Compiler:
             version=header.version.value if header and header.version else "",
             effective=header.effective if header else None,
             parties=tuple(
-                Party(p.name.text, p.title.value, p.signatory.value, p.role.value if p.role else None)
+                Party(
+                    p.name.text, p.title.value, p.signatory.value, p.role.value if p.role else None
+                )
                 for p in (header.parties if header else ())
             ),
             timezone=timezone,
@@ -299,7 +301,11 @@ class _Compiler:
             clock.cancels,
             clock.pauses,
             tuple(
-                Goal(self.length(goal.duration, calendar), goal.condition, self.clause(clock, goal.span))
+                Goal(
+                    self.length(goal.duration, calendar),
+                    goal.condition,
+                    self.clause(clock, goal.span),
+                )
                 for goal in clock.goals
             ),
             calendar,

@@ -46,16 +46,28 @@ RULES: dict[str, Rule] = {
         Rule("SLA102", "duplicate-name", _E, "Two declarations share one name."),
         Rule("SLA103", "use-not-found", _E, "A `use` names a file that cannot be read."),
         Rule("SLA104", "use-cycle", _E, "Files `use` each other in a cycle."),
-        Rule("SLA105", "not-shareable", _E, "A used file declares something only an agreement may."),
+        Rule(
+            "SLA105", "not-shareable", _E, "A used file declares something only an agreement may."
+        ),
         Rule("SLA106", "missing-header", _E, "An agreement file has no `agreement` header."),
         Rule("SLA107", "duplicate-alias", _E, "One CRM value is mapped to two stages."),
         Rule("SLA108", "actor-in-two-teams", _E, "One actor is listed in two teams."),
         Rule("SLA109", "duplicate-handoff", _E, "The same handoff is declared twice."),
         # SLA2xx: types, units and values
-        Rule("SLA201", "type-mismatch", _E, "A criterion compares a field with the wrong kind of value."),
+        Rule(
+            "SLA201",
+            "type-mismatch",
+            _E,
+            "A criterion compares a field with the wrong kind of value.",
+        ),
         Rule("SLA202", "unknown-unit", _E, "A duration has a unit slaspec does not know."),
         Rule("SLA203", "ambiguous-unit", _E, "A duration unit could mean two things."),
-        Rule("SLA204", "no-working-day", _E, "`business days` on a calendar whose working day is unknown."),
+        Rule(
+            "SLA204",
+            "no-working-day",
+            _E,
+            "`business days` on a calendar whose working day is unknown.",
+        ),
         Rule("SLA205", "no-calendar", _E, "Business time is used where no calendar applies."),
         Rule("SLA206", "invalid-value", _E, "A date, time, number or percentage is out of range."),
         Rule("SLA207", "unknown-timezone", _E, "A time zone is not an IANA zone name."),
@@ -67,11 +79,33 @@ RULES: dict[str, Rule] = {
         Rule("SLA304", "terminal-has-handoffs", _E, "A terminal stage has outgoing handoffs."),
         Rule("SLA305", "self-handoff", _W, "A handoff leads from a stage to itself."),
         # SLA4xx: clocks, cadences and targets
-        Rule("SLA401", "stop-never-follows-start", _E, "A clock's stop can never happen after its start."),
-        Rule("SLA402", "unreachable-goal-tier", _E, "A goal tier follows a catch-all and never applies."),
-        Rule("SLA403", "no-catch-all-goal", _E, "A clock's goal tiers may leave a lead without a goal."),
-        Rule("SLA404", "dwell-shorter-than-clock", _W, "A stage's dwell limit is shorter than a clock in it."),
-        Rule("SLA405", "conversion-to-self", _E, "A conversion target converts a stage into itself."),
+        Rule(
+            "SLA401",
+            "stop-never-follows-start",
+            _E,
+            "A clock's stop can never happen after its start.",
+        ),
+        Rule(
+            "SLA402",
+            "unreachable-goal-tier",
+            _E,
+            "A goal tier follows a catch-all and never applies.",
+        ),
+        Rule(
+            "SLA403",
+            "no-catch-all-goal",
+            _E,
+            "A clock's goal tiers may leave a lead without a goal.",
+        ),
+        Rule(
+            "SLA404",
+            "dwell-shorter-than-clock",
+            _W,
+            "A stage's dwell limit is shorter than a clock in it.",
+        ),
+        Rule(
+            "SLA405", "conversion-to-self", _E, "A conversion target converts a stage into itself."
+        ),
         # SLA5xx: criteria
         Rule("SLA501", "contradictory-criteria", _E, "Criteria no lead can ever meet."),
         # SLA6xx: calendars
@@ -82,23 +116,61 @@ RULES: dict[str, Rule] = {
         Rule("SLA701", "unused-team", _W, "A team is declared but nothing refers to it."),
         Rule("SLA702", "unused-field", _W, "A field is declared but no criterion reads it."),
         Rule("SLA703", "unused-calendar", _W, "A calendar is declared but nothing uses it."),
-        Rule("SLA704", "unused-activity", _W, "An activity type is declared but nothing counts it."),
+        Rule(
+            "SLA704", "unused-activity", _W, "An activity type is declared but nothing counts it."
+        ),
         # SLA8xx: suppressions
         Rule("SLA801", "suppression-without-reason", _E, "An ignore comment gives no reason."),
         Rule("SLA802", "unused-suppression", _W, "An ignore comment suppresses nothing."),
         Rule("SLA803", "unknown-code", _E, "An ignore comment names a code that does not exist."),
         # SLA9xx: event logs (one finding per rejected row or unreadable file)
-        Rule("SLA901", "log-not-readable", _E, "A log file is missing, a directory, empty or not text."),
+        Rule(
+            "SLA901",
+            "log-not-readable",
+            _E,
+            "A log file is missing, a directory, empty or not text.",
+        ),
         Rule("SLA902", "missing-column", _E, "A log lacks a required column."),
         Rule("SLA903", "bad-timestamp", _E, "A timestamp is not an ISO 8601 instant."),
-        Rule("SLA904", "naive-timestamp", _E, "A timestamp has no offset and no log time zone is declared."),
-        Rule("SLA905", "nonexistent-local-time", _E, "A local time falls in a daylight-saving gap."),
-        Rule("SLA906", "ambiguous-local-time", _E, "A local time occurs twice (daylight-saving fold)."),
-        Rule("SLA907", "bad-event-type", _E, "A row's `type` is not stage, activity, update or assign."),
-        Rule("SLA908", "missing-value", _E, "A stage, activity or assign row has an empty `value`."),
-        Rule("SLA909", "malformed-row", _E, "A row cannot be read (wrong cell count, bad JSON, NUL byte)."),
-        Rule("SLA910", "unknown-stage", _E, "A stage value is not a stage or alias of the agreement."),
-        Rule("SLA911", "bad-field-value", _E, "An attribute value does not fit its declared field type."),
+        Rule(
+            "SLA904",
+            "naive-timestamp",
+            _E,
+            "A timestamp has no offset and no log time zone is declared.",
+        ),
+        Rule(
+            "SLA905", "nonexistent-local-time", _E, "A local time falls in a daylight-saving gap."
+        ),
+        Rule(
+            "SLA906",
+            "ambiguous-local-time",
+            _E,
+            "A local time occurs twice (daylight-saving fold).",
+        ),
+        Rule(
+            "SLA907",
+            "bad-event-type",
+            _E,
+            "A row's `type` is not stage, activity, update or assign.",
+        ),
+        Rule(
+            "SLA908", "missing-value", _E, "A stage, activity or assign row has an empty `value`."
+        ),
+        Rule(
+            "SLA909",
+            "malformed-row",
+            _E,
+            "A row cannot be read (wrong cell count, bad JSON, NUL byte).",
+        ),
+        Rule(
+            "SLA910", "unknown-stage", _E, "A stage value is not a stage or alias of the agreement."
+        ),
+        Rule(
+            "SLA911",
+            "bad-field-value",
+            _E,
+            "An attribute value does not fit its declared field type.",
+        ),
         Rule("SLA912", "missing-lead", _E, "A row has an empty `lead_id`."),
     )
 }

@@ -82,7 +82,13 @@ class StateGraph:
         lines = ["flowchart LR"]
         for node in self.stages:
             label = _mermaid_text(f"{node.title}" if node.title else node.name)
-            shape = f'(["{label}"])' if node.initial else f'[["{label}"]]' if node.terminal else f'["{label}"]'
+            shape = (
+                f'(["{label}"])'
+                if node.initial
+                else f'[["{label}"]]'
+                if node.terminal
+                else f'["{label}"]'
+            )
             lines.append(f"    {node.name}{shape}")
         for edge in self.handoffs:
             arrow = f'-->|"{_mermaid_text(edge.title)}"|' if edge.title else "-->"
@@ -91,7 +97,11 @@ class StateGraph:
 
     def to_dot(self) -> str:
         """A Graphviz digraph."""
-        lines = ["digraph agreement {", "    rankdir=LR;", '    node [shape=box, style=rounded, fontname="Helvetica"];']
+        lines = [
+            "digraph agreement {",
+            "    rankdir=LR;",
+            '    node [shape=box, style=rounded, fontname="Helvetica"];',
+        ]
         for node in self.stages:
             attrs = [f"label={_dot_quote(node.title or node.name)}"]
             if node.initial:

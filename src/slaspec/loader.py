@@ -43,7 +43,11 @@ def resolve(base: str, path: str) -> str:
     if posixpath.isabs(path):
         return posixpath.normpath(path)
     directory = posixpath.dirname(base)
-    return posixpath.normpath(posixpath.join(directory, path)) if directory else posixpath.normpath(path)
+    return (
+        posixpath.normpath(posixpath.join(directory, path))
+        if directory
+        else posixpath.normpath(path)
+    )
 
 
 def load(root: Source, read: Reader) -> Program:

@@ -17,7 +17,7 @@ _NOSPAN = Span(0, 0)
 
 
 def _span() -> Span:
-    return field(default=_NOSPAN, compare=False, repr=False)  # type: ignore[no-any-return]
+    return field(default=_NOSPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,9 @@ class Text:
 
 
 # ---------------------------------------------------------------- values
+
+CompareOp = TypingLiteral["=", "!=", "<", "<=", ">", ">="]
+Bound = TypingLiteral["at least", "at most"]
 
 UnitWord = TypingLiteral[
     "minutes", "hours", "days", "weeks", "business minutes", "business hours", "business days"
@@ -71,7 +74,7 @@ class Comparison:
     """`field OP value`."""
 
     field: Name
-    op: TypingLiteral["=", "!=", "<", "<=", ">", ">="]
+    op: CompareOp
     value: Literal
     span: Span = _span()
 
@@ -497,13 +500,15 @@ class Target:
     name: Name
     title: Text | None
     period: Period | None
-    bound: TypingLiteral["at least", "at most"]
+    bound: Bound
     measure: Measure | None
     responsible: Name | None
     span: Span = _span()
 
 
-Declaration = Use | Field | ActivityType | Team | Calendar | Stage | Handoff | Clock | Cadence | Target
+Declaration = (
+    Use | Field | ActivityType | Team | Calendar | Stage | Handoff | Clock | Cadence | Target
+)
 
 
 @dataclass(frozen=True, slots=True)

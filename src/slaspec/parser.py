@@ -1,4 +1,4 @@
-"""Parsing: agreement text -> lark parse tree -> typed AST, with lark errors turned into diagnostics.
+"""Parsing: agreement text -> lark parse tree -> typed AST, lark errors -> diagnostics.
 
 This is the only module that imports lark. A file that parses whole is converted in one pass.
 A file with syntax errors is cut into its top-level statements and each is parsed alone, so one
@@ -18,8 +18,12 @@ from pathlib import Path
 from typing import cast
 
 from lark import Lark, Token, Tree
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
-from lark.exceptions import UnexpectedToken
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedToken,
+)
 from lark.indenter import DedentError, Indenter
 
 from slaspec import nodes as n
@@ -61,8 +65,8 @@ class _Indenter(Indenter):
     """Python-style blocks; comment lines never change the indentation."""
 
     NL_type = "_NL"
-    OPEN_PAREN_types = ["LPAR", "LSQB"]
-    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    OPEN_PAREN_types = ("LPAR", "LSQB")  # type: ignore[assignment]
+    CLOSE_PAREN_types = ("RPAR", "RSQB")  # type: ignore[assignment]
     INDENT_type = "_INDENT"
     DEDENT_type = "_DEDENT"
     tab_len = 8
@@ -152,13 +156,13 @@ def _terminal_word(name: str) -> str:
 
 def _describe_token(token: Token) -> str:
     if token.type == "$END":
-        return "the end of the file"
+        return "end of file"
     if token.type == "_NL":
-        return "the end of the line"
+        return "end of line"
     if token.type == "_INDENT":
         return "indentation"
     if token.type == "_DEDENT":
-        return "the end of the block"
+        return "end of block"
     text = str(token)
     if len(text) > 30:
         text = text[:27] + "..."
@@ -260,8 +264,9 @@ def _syntax_error(source: Source, chunk: str, offset: int) -> Diagnostic | None:
     try:
         _lark().parse(chunk if chunk.endswith("\n") else chunk + "\n")
     except UnexpectedCharacters as error:
-        position = offset + error.pos_in_stream
-        char = chunk[error.pos_in_stream] if error.pos_in_stream < len(chunk) else ""
+        at = error.pos_in_stream or 0
+        position = offset + at
+        char = chunk[at] if at < len(chunk) else ""
         message = f"unexpected character `{char}`"
         help_ = _character_help(char)
         if error.allowed:
@@ -288,7 +293,11 @@ def _syntax_error(source: Source, chunk: str, offset: int) -> Diagnostic | None:
         accepts = set(error.accepts or error.expected)
         message = f"unexpected {_describe_token(token)}" + _expected(accepts)
         return Diagnostic(
-            "SLA001", message, source.name, Span(start, max(end, start)), _token_help(token, accepts)
+            "SLA001",
+            message,
+            source.name,
+            Span(start, max(end, start)),
+            _token_help(token, accepts),
         )
     except DedentError as error:
         return Diagnostic(
@@ -320,7 +329,10 @@ def _character_help(char: str) -> str | None:
 
 def _token_help(token: Token, accepts: set[str]) -> str | None:
     if token.type == "_INDENT":
-        return "this line is indented more than the line above; only a line ending in `:` opens a block"
+        return (
+            "this line is indented more than the line above; "
+            "only a line ending in `:` opens a block"
+        )
     if "COLON" in accepts and token.type == "_NL":
         return "a block header ends with `:` and its clauses go on the indented lines below"
     if token.type == "NAME" and "STRING" in accepts:
@@ -405,6 +417,12 @@ class _Builder:
             if line_start > span.start and text[line_start:end].lstrip().startswith("#"):
                 end = line_start
                 continue
+            first = max(line_start, span.start)
+            for match in _COMMENT_RE.finditer(text, first, end):
+                if match.group(1) is not None:
+                    # A comment at the end of the clause's last line is not part of the clause.
+                    end = first + len(text[first : match.start(1)].rstrip())
+                    break
             return Span(span.start, end)
 
     def error(self, code: str, message: str, span: Span, help_: str | None = None) -> None:
@@ -441,14 +459,22 @@ class _Builder:
         try:
             return dt.date.fromisoformat(str(token))
         except ValueError as exc:
-            raise _Invalid(f"`{token}` is not a calendar date", self.span(token)) from exc
+            raise _Invalid(
+                f"`{token}` is not a calendar date",
+                self.span(token),
+                "check the day and the month: dates are written YYYY-MM-DD",
+            ) from exc
 
     def time(self, token: Token, allow_midnight_end: bool = False) -> int:
         hours, minutes = (int(part) for part in str(token).split(":"))
         if allow_midnight_end and hours == 24 and minutes == 0:
             return 24 * 60
         if hours > 23 or minutes > 59:
-            help_ = "write 24:00 for the end of the day" if hours == 24 else None
+            help_ = (
+                "write 24:00 only as the end of a window"
+                if hours == 24
+                else "times run from 00:00 to 23:59, and 24:00 ends a window at midnight"
+            )
             raise _Invalid(f"`{token}` is not a time of day", self.span(token), help_)
         return hours * 60 + minutes
 
@@ -544,7 +570,14 @@ class _Builder:
             elif kind == "timezone":
                 timezone = _text(_tokens(item, "STRING")[0])
         return n.Header(
-            title, version, effective, tuple(parties), calendar, timezone, self.span(tree), effective_span
+            title,
+            version,
+            effective,
+            tuple(parties),
+            calendar,
+            timezone,
+            self.span(tree),
+            effective_span,
         )
 
     def field(self, tree: Tree[Token]) -> n.Field:
@@ -675,10 +708,8 @@ class _Builder:
         canonical: n.UnitWord | None = None
         if unit is not None:
             if business:
-                if unit == "weeks":
-                    canonical = None
-                else:
-                    canonical = cast(n.UnitWord, f"business {unit}")
+                # `business weeks` has no meaning: a week of open time is not a unit people use.
+                canonical = None if unit == "weeks" else cast(n.UnitWord, f"business {unit}")
             else:
                 canonical = unit
         return n.Duration(amount, canonical, written, business, self.span(tree))
@@ -758,9 +789,7 @@ class _Builder:
             return n.Not(self.expr(_trees(tree)[0], depth + 1), span)
         names = _tokens(tree, "NAME")
         if kind == "comparison":
-            op = cast(
-                'n.TypingLiteral["=", "!=", "<", "<=", ">", ">="]', str(_tokens(tree, "COMPARE")[0])
-            )
+            op = cast(n.CompareOp, str(_tokens(tree, "COMPARE")[0]))
             return n.Comparison(_name(names[0]), op, self.literal(_trees(tree)[0]), span)
         if kind in ("member", "not_member"):
             values = tuple(self.literal(child) for child in _trees(tree))
@@ -798,7 +827,7 @@ class _Builder:
             if kind == "owner":
                 owner = _name(_tokens(item, "NAME")[0])
             elif kind == "definition":
-                token = [c for c in item.children if isinstance(c, Token)][0]
+                token = next(c for c in item.children if isinstance(c, Token))
                 definition = _text(token, collapse=True)
             elif kind == "aliases":
                 aliases.extend(
@@ -867,7 +896,9 @@ class _Builder:
     def percent(self, token: Token) -> n.Percent:
         value = self.number(token)
         if value > 100:
-            raise _Invalid(f"{token}% is more than 100%", self.span(token))
+            raise _Invalid(
+                f"{token}% is more than 100%", self.span(token), "a percentage runs from 0 to 100"
+            )
         return n.Percent(value, self.span(token))
 
     def clock(self, tree: Tree[Token]) -> n.Clock:
@@ -968,7 +999,7 @@ class _Builder:
         strings = _tokens(tree, "STRING")
         seen: dict[str, Span] = {}
         period: n.Period | None = None
-        bound: n.TypingLiteral["at least", "at most"] = "at least"
+        bound: n.Bound = "at least"
         measure: n.Measure | None = None
         responsible: n.Name | None = None
         for item in _trees(tree):

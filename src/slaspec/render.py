@@ -159,7 +159,16 @@ def render_text(report: Report) -> str:
                         percent(team.attainment),
                     ]
                 )
-        headers = ["rule", "team", "met", "breached", "pending", "at risk", "cancelled", "attainment"]
+        headers = [
+            "rule",
+            "team",
+            "met",
+            "breached",
+            "pending",
+            "at risk",
+            "cancelled",
+            "attainment",
+        ]
         out.extend(_table(headers, rows, right={2, 3, 4, 5, 6, 7}))
         out.append("")
     total = len(report.violations)

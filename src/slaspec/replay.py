@@ -14,15 +14,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
+from slaspec import formatter
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
 from slaspec.compiler import Agreement, Cadence, Clock, Length
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
 from slaspec.events import Event, EventKind, Origin
-from slaspec import formatter
 from slaspec.readers import Rejected
 from slaspec.results import (
     Accounting,
@@ -35,6 +35,20 @@ from slaspec.results import (
     Violation,
     ViolationKind,
 )
+
+START, STOP, CANCEL = 1, 2, 4
+
+_VALUE_HELP = {
+    "number": "write a plain decimal such as 85 or -12.5 (no %, currency signs, thousands "
+    "separators or exponents)",
+    "money": "write a plain decimal amount such as 18500 or 99.95 (no currency signs or "
+    "thousands separators)",
+    "boolean": "write true or false (yes/no and 1/0 are accepted too)",
+    "date": "write the date as YYYY-MM-DD",
+    "datetime": "write an ISO 8601 date and time such as 2026-03-02T09:15:00+11:00",
+    "enum": "use one of the field's values, or add this value to the field's enum",
+    "string": "",
+}
 
 _NUMBER = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)\Z")
 _TRUE = {"true", "yes", "1"}
@@ -76,7 +90,7 @@ def coerce(kind: str, raw: str, field_type: n.FieldType, timezone: str) -> Value
     """A raw cell as a value of the field's type; ValueError with a reason when it does not fit."""
     if kind in ("number", "money"):
         if not _NUMBER.match(raw):
-            raise ValueError(f"`{raw}` is not a plain decimal number (write 1000 or 12.5)")
+            raise ValueError(f"`{raw}` is not a number")
         return Decimal(raw)
     if kind == "boolean":
         lowered = raw.lower()
@@ -162,7 +176,7 @@ def prepare(
                         item.origin.file,
                         row=item.origin.row,
                         column=name,
-                        help="fix the cell, or change the field's type in the agreement",
+                        help=_VALUE_HELP[field_type.kind],
                     )
                     break
         if problem is not None:
@@ -207,18 +221,6 @@ def prepare(
 
 
 # ---------------------------------------------------------------- the per-lead fold
-
-
-@dataclass(slots=True)
-class _Facts:
-    """What one event did, for matching triggers."""
-
-    created: bool = False
-    entered: str | None = None
-    left: str | None = None
-    assigned: bool = False
-    activity: str | None = None
-    team: str | None = None
 
 
 @dataclass(slots=True)
@@ -302,6 +304,7 @@ class _Lead:
     cycles: list[Cycle] = field(default_factory=list)
     violations: list[Violation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tracing: bool = False
 
 
 class Engine:
@@ -309,9 +312,71 @@ class Engine:
 
     def __init__(self, agreement: Agreement) -> None:
         self.agreement = agreement
-        self.calendars = {name: BusinessCalendar(spec) for name, spec in agreement.calendars.items()}
+        self.calendars = {
+            name: BusinessCalendar(spec) for name, spec in agreement.calendars.items()
+        }
         self.zone = ZoneInfo(agreement.timezone)
         self.dwell_calendar = agreement.default_calendar or "always"
+        # Triggers indexed by what fires them, so an event only looks at the rules it can touch.
+        self.rule_order: dict[str, int] = {}
+        self.on_enter: dict[str, list[tuple[str, int]]] = {}
+        self.on_leave: dict[str, list[tuple[str, int]]] = {}
+        self.on_handoff: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self.on_create: list[tuple[str, int]] = []
+        self.on_assign: list[tuple[str, int]] = []
+        self.on_activity: dict[str, list[tuple[str, int, n.Actor | None]]] = {}
+        rules: list[tuple[str, tuple[tuple[Sequence[n.Trigger], int], ...]]] = [
+            (c.name, ((c.starts, START), (c.stops, STOP), (c.cancels, CANCEL)))
+            for c in agreement.clocks.values()
+        ]
+        rules += [
+            (c.name, ((c.starts, START), (c.exits, CANCEL))) for c in agreement.cadences.values()
+        ]
+        for name, groups in rules:
+            self.rule_order[name] = len(self.rule_order)
+            for triggers, action in groups:
+                for trigger in triggers:
+                    self.index(name, trigger, action)
+        self.counted = {t for cadence in agreement.cadences.values() for t in cadence.types}
+        self.pausing = any(clock.pauses for clock in agreement.clocks.values())
+
+    def index(self, rule: str, trigger: n.Trigger, action: int) -> None:
+        match trigger:
+            case n.OnEnter():
+                for stage in trigger.stages:
+                    self.on_enter.setdefault(stage.text, []).append((rule, action))
+            case n.OnLeave():
+                for stage in trigger.stages:
+                    self.on_leave.setdefault(stage.text, []).append((rule, action))
+            case n.OnHandoff():
+                key = (trigger.source.text, trigger.target.text)
+                self.on_handoff.setdefault(key, []).append((rule, action))
+            case n.OnCreate():
+                self.on_create.append((rule, action))
+            case n.OnAssign():
+                self.on_assign.append((rule, action))
+            case n.OnActivity():
+                for activity in trigger.types:
+                    entry = (rule, action, trigger.by)
+                    self.on_activity.setdefault(activity.text, []).append(entry)
+            case _:
+                assert_never(trigger)
+
+    def act(self, state: _Lead, rule: str, fired: int, t: int, origin: Origin) -> None:
+        """Apply one event's triggers to one rule: close first, then open (semantics.md 6)."""
+        run = state.runs.get(rule)
+        clock = self.agreement.clocks.get(rule)
+        if run is not None:
+            if clock is not None and fired & STOP:
+                outcome = Outcome.MET if run.elapsed(t) <= run.goal else Outcome.BREACHED
+                self.close(state, run, t, outcome, origin, t)
+            elif fired & CANCEL:
+                self.close(state, run, t, Outcome.CANCELLED, origin, t)
+        if fired & START and rule not in state.runs:
+            if clock is not None:
+                self.start_clock(clock, state, t, origin)
+            else:
+                self.start_cadence(self.agreement.cadences[rule], state, t, origin)
 
     # -------------------------------------------------------- evaluation
 
@@ -334,9 +399,7 @@ class Engine:
             return team is not None and team == self.owner_of(stage)
         return team == by.team.text
 
-    def count(
-        self, item: n.ActivityCount, state: _Lead, t: int, since_default: str | None
-    ) -> int:
+    def count(self, item: n.ActivityCount, state: _Lead, t: int, since_default: str | None) -> int:
         stage = item.since.text if item.since is not None else since_default
         if stage is None or stage not in state.entries:
             return 0
@@ -351,9 +414,7 @@ class Engine:
             and self.actor_matches(item.by, activity.team, state.stage)
         )
 
-    def evaluate(
-        self, expr: n.Expr, state: _Lead, t: int, since_default: str | None
-    ) -> bool:
+    def evaluate(self, expr: n.Expr, state: _Lead, t: int, since_default: str | None) -> bool:
         attributes = state.attributes
         match expr:
             case n.And():
@@ -438,30 +499,6 @@ class Engine:
         shown = [f"{name} = {_show(state.attributes.get(name))}" for name in names]
         return "; ".join(shown + counts) or "-"
 
-    # -------------------------------------------------------- triggers
-
-    def fires(self, trigger: n.Trigger, facts: _Facts, stage: str | None) -> bool:
-        match trigger:
-            case n.OnEnter():
-                return facts.entered is not None and any(
-                    s.text == facts.entered for s in trigger.stages
-                )
-            case n.OnLeave():
-                return facts.left is not None and any(s.text == facts.left for s in trigger.stages)
-            case n.OnHandoff():
-                return facts.left == trigger.source.text and facts.entered == trigger.target.text
-            case n.OnCreate():
-                return facts.created
-            case n.OnAssign():
-                return facts.assigned
-            case n.OnActivity():
-                return (
-                    facts.activity is not None
-                    and any(name.text == facts.activity for name in trigger.types)
-                    and self.actor_matches(trigger.by, facts.team, stage)
-                )
-        raise AssertionError(trigger)  # pragma: no cover
-
     # -------------------------------------------------------- cycles
 
     def start_clock(self, clock: Clock, state: _Lead, t: int, row: Origin) -> None:
@@ -491,7 +528,8 @@ class Engine:
             due=calendar.deadline(t, goal.length.micros),
         )
         state.runs[clock.name] = run
-        state.notes.append(f"clock {clock.name} starts (goal {goal.length.text})")
+        if state.tracing:
+            state.notes.append(f"clock {clock.name} starts (goal {goal.length.text})")
 
     def start_cadence(self, cadence: Cadence, state: _Lead, t: int, row: Origin) -> None:
         index = state.counts.get(cadence.name, 0) + 1
@@ -514,9 +552,10 @@ class Engine:
             due=calendar.deadline(t, cadence.within.micros),
             required=cadence.minimum,
         )
-        state.notes.append(
-            f"cadence {cadence.name} starts ({cadence.minimum} within {cadence.within.text})"
-        )
+        if state.tracing:
+            state.notes.append(
+                f"cadence {cadence.name} starts ({cadence.minimum} within {cadence.within.text})"
+            )
 
     def close(
         self,
@@ -560,7 +599,8 @@ class Engine:
             required=run.required,
         )
         state.cycles.append(cycle)
-        state.notes.append(f"{run.kind} {run.rule} cycle {run.index}: {outcome.value}")
+        if state.tracing:
+            state.notes.append(f"{run.kind} {run.rule} cycle {run.index}: {outcome.value}")
         if outcome is Outcome.BREACHED:
             self.breach(state, run, cycle)
 
@@ -583,9 +623,7 @@ class Engine:
             at = cycle.due if cycle.due is not None else cycle.judged_at
         else:
             clause = agreement.cadences[run.rule].clause
-            message = (
-                f"{run.count} of {run.required} required activities within {run.goal_text}"
-            )
+            message = f"{run.count} of {run.required} required activities within {run.goal_text}"
             kind = ViolationKind.CADENCE_BREACHED
             at = cycle.due if cycle.due is not None else cycle.judged_at
         state.violations.append(
@@ -665,56 +703,51 @@ class Engine:
         self, lead: str, rows: Sequence[Row], as_of: int, trace: list[TraceEntry] | None = None
     ) -> LeadResult:
         """Fold one lead's rows (already in replay order) into its result."""
-        agreement = self.agreement
         state = _Lead(lead)
-        clocks = agreement.clocks.values()
-        cadences = agreement.cadences.values()
+        tracing = trace is not None
+        state.tracing = tracing
+        has_cadences = bool(self.agreement.cadences)
         first = True
         for row in rows:
             t = row.time
-            state.notes = []
-            facts = _Facts(created=first)
-            first = False
+            if tracing:
+                state.notes = []
             for name, value in row.attributes:
                 if value is None:
                     state.attributes.pop(name, None)
                 else:
                     state.attributes[name] = value
-            self.expire_cadences(state, t)
+            if has_cadences and state.runs:
+                self.expire_cadences(state, t)
+            fired: dict[str, int] = {}
+            if first:
+                _add(fired, self.on_create)
+                first = False
             kind = row.kind
             if kind is EventKind.ASSIGN:
                 state.owner = row.value
-                facts.assigned = True
+                _add(fired, self.on_assign)
             elif kind is EventKind.ACTIVITY and row.value is not None:
                 team = self.team_of(row.actor, row.team)
                 state.activities.append(Activity(t, row.value, row.actor, team))
-                facts.activity = row.value
-                facts.team = team
-                self.count_activity(state, row, team, t)
+                for rule, action, by in self.on_activity.get(row.value, ()):
+                    if by is None or self.actor_matches(by, team, state.stage):
+                        fired[rule] = fired.get(rule, 0) | action
+                if row.value in self.counted:
+                    self.count_activity(state, row, team, t)
             elif kind is EventKind.STAGE and row.value is not None:
-                self.change_stage(state, row, facts)
-            for clock in clocks:
-                run = state.runs.get(clock.name)
-                if run is not None:
-                    if any(self.fires(tr, facts, state.stage) for tr in clock.stops):
-                        self.close(state, run, t, Outcome.MET if run.elapsed(t) <= run.goal else Outcome.BREACHED, row.origin, t)
-                    elif any(self.fires(tr, facts, state.stage) for tr in clock.cancels):
-                        self.close(state, run, t, Outcome.CANCELLED, row.origin, t)
-                if clock.name not in state.runs and any(
-                    self.fires(tr, facts, state.stage) for tr in clock.starts
-                ):
-                    self.start_clock(clock, state, t, row.origin)
-            for cadence in cadences:
-                run = state.runs.get(cadence.name)
-                if run is not None and any(
-                    self.fires(tr, facts, state.stage) for tr in cadence.exits
-                ):
-                    self.close(state, run, t, Outcome.CANCELLED, row.origin, t)
-                if cadence.name not in state.runs and any(
-                    self.fires(tr, facts, state.stage) for tr in cadence.starts
-                ):
-                    self.start_cadence(cadence, state, t, row.origin)
-            self.update_pauses(state, t)
+                left = state.stage
+                if self.change_stage(state, row):
+                    entered = row.value
+                    if left is not None:
+                        _add(fired, self.on_leave.get(left, ()))
+                        _add(fired, self.on_handoff.get((left, entered), ()))
+                    _add(fired, self.on_enter.get(entered, ()))
+            if fired:
+                for rule in sorted(fired, key=self.rule_order.__getitem__):
+                    self.act(state, rule, fired[rule], t, row.origin)
+            if self.pausing and state.runs:
+                self.update_pauses(state, t)
             if trace is not None:
                 trace.append(self.trace_entry(state, row, t))
         # As-of: judge what is still open.
@@ -727,8 +760,17 @@ class Engine:
         self.leave(state, as_of, None, None)
         if trace is not None and state.notes:
             trace.append(
-                TraceEntry(as_of, Origin("as-of", 0), EventKind.UPDATE, None, None, None,
-                           state.stage, (), tuple(state.notes))
+                TraceEntry(
+                    as_of,
+                    Origin("as-of", 0),
+                    EventKind.UPDATE,
+                    None,
+                    None,
+                    None,
+                    state.stage,
+                    (),
+                    tuple(state.notes),
+                )
             )
         state.cycles.sort(key=lambda c: (c.rule, c.index))
         state.violations.sort(key=lambda v: (v.at, v.kind.value, v.rule, v.rows))
@@ -759,14 +801,15 @@ class Engine:
             if run.count >= run.required:
                 self.close(state, run, t, Outcome.MET, row.origin, t)
 
-    def change_stage(self, state: _Lead, row: Row, facts: _Facts) -> None:
+    def change_stage(self, state: _Lead, row: Row) -> bool:
+        """Move the lead to the row's stage; False when it is already there (no change)."""
         agreement = self.agreement
         target = row.value
         assert target is not None
         t = row.time
         source = state.stage
         if source == target:
-            return
+            return False
         if source is None:
             entered = agreement.stages[target]
             if not entered.initial:
@@ -827,12 +870,11 @@ class Engine:
                         )
                     )
             self.leave(state, t, target, row.origin)
-        facts.left = source
-        facts.entered = target
         state.stage = target
         state.entered = t
         state.entered_row = row.origin
         state.entries[target] = t
+        return True
 
     def update_pauses(self, state: _Lead, t: int) -> None:
         for run in state.runs.values():
@@ -885,13 +927,16 @@ def replay_prepared(
 ) -> ReplayResult:
     """Replay the prepared leads (all, or a given subset) into a result."""
     chosen = prepared.leads if leads is None else {k: prepared.leads[k] for k in sorted(leads)}
-    results = tuple(
-        engine.replay_lead(lead, rows, prepared.as_of) for lead, rows in chosen.items()
-    )
+    results = tuple(engine.replay_lead(lead, rows, prepared.as_of) for lead, rows in chosen.items())
     return ReplayResult(prepared.as_of, prepared.accounting, results, prepared.rejections)
 
 
 # ---------------------------------------------------------------- small helpers
+
+
+def _add(fired: dict[str, int], entries: Iterable[tuple[str, int]]) -> None:
+    for rule, action in entries:
+        fired[rule] = fired.get(rule, 0) | action
 
 
 def _literal(literal: n.Literal) -> Any:
@@ -905,12 +950,12 @@ def _compare(value: Value, op: str, other: Any) -> bool:
         if op == "!=":
             return bool(value != other)
         if op == "<":
-            return bool(value < other)  # type: ignore[operator]
+            return bool(value < other)
         if op == "<=":
-            return bool(value <= other)  # type: ignore[operator]
+            return bool(value <= other)
         if op == ">":
-            return bool(value > other)  # type: ignore[operator]
-        return bool(value >= other)  # type: ignore[operator]
+            return bool(value > other)
+        return bool(value >= other)
     except TypeError:
         return False
 

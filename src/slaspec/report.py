@@ -65,7 +65,7 @@ class Rejection(_Model):
 
 
 class Attainment(_Model):
-    """Outcomes of one clock's cycles (optionally for one team); attainment = met / (met + breached)."""
+    """Outcomes of a rule's cycles (for one team or all); attainment = met / (met + breached)."""
 
     team: str | None
     met: int
@@ -106,7 +106,9 @@ class CycleOut(_Model):
     judged_at: str
     outcome: Literal["met", "breached", "cancelled", "pending"]
     at_risk: bool
-    elapsed_seconds: float = Field(description="business time on the goal's calendar, pauses excluded")
+    elapsed_seconds: float = Field(
+        description="business time on the goal's calendar, pauses excluded"
+    )
     wall_seconds: float
     paused_seconds: float
     responsible: str | None
@@ -265,7 +267,7 @@ def _cycle(cycle: Cycle) -> CycleOut:
         ended=iso(cycle.ended),
         end_row=_row(cycle.end_row) if cycle.end_row is not None else None,
         judged_at=iso(cycle.judged_at) or "",
-        outcome=cycle.outcome.value,  # type: ignore[arg-type]
+        outcome=cycle.outcome.value,
         at_risk=cycle.at_risk,
         elapsed_seconds=cycle.elapsed / 1_000_000,
         wall_seconds=cycle.wall / 1_000_000,
@@ -279,7 +281,7 @@ def _cycle(cycle: Cycle) -> CycleOut:
 def _violation(violation: Violation) -> ViolationOut:
     return ViolationOut(
         lead=violation.lead,
-        kind=violation.kind.value,  # type: ignore[arg-type]
+        kind=violation.kind.value,
         rule=violation.rule,
         clause=violation.clause,
         responsible=violation.responsible,

@@ -252,9 +252,9 @@ def render_sarif(
     """A SARIF 2.1.0 log with one run, in the subset GitHub code scanning accepts.
 
     `version` is slaspec's; `docs_uri` is the absolute address of docs/diagnostics.md, and each
-    rule's help links to its `#sla101-undefined-name` heading anchor there; `information_uri` (the project's home)
-    defaults to `docs_uri`. Findings without a file become tool notifications, since GitHub
-    rejects a whole upload when one result has no location.
+    rule's help links to its heading anchor there (`#sla101-undefined-name`); `information_uri`
+    (the project's home) defaults to `docs_uri`. Findings without a file become tool
+    notifications, since GitHub rejects a whole upload when one result has no location.
     """
     ordered = _ordered(diagnostics)
     codes = sorted({d.code for d in ordered})

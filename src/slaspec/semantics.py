@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from slaspec import calendar as cal
 from slaspec import nodes as n
@@ -217,9 +218,7 @@ class Checker:
                     continue
                 self.declare(declaration)
         if root.document is not None and self.scope.header is None and self.has_lifecycle():
-            first = next(
-                d for d in root.document.declarations if not isinstance(d, SHAREABLE)
-            )
+            first = next(d for d in root.document.declarations if not isinstance(d, SHAREABLE))
             self.report(
                 "SLA106",
                 "this agreement has no `agreement` header",
@@ -269,13 +268,13 @@ class Checker:
             case n.Handoff():
                 key = (declaration.source.text, declaration.target.text)
                 if key in self.scope.handoffs:
-                    first = self.scope.handoffs[key]
+                    existing = self.scope.handoffs[key]
                     self.report(
                         "SLA109",
                         f"handoff `{key[0]} -> {key[1]}` is declared twice",
                         declaration,
                         declaration.span,
-                        f"merge it with the one on line {self.line_of(first)}",
+                        f"merge it with the one on line {self.line_of(existing)}",
                     )
                 else:
                     self.scope.handoffs[key] = declaration
@@ -302,7 +301,7 @@ class Checker:
                 else:
                     self.scope.targets[declaration.name.text] = declaration
 
-    def unique(self, table: dict[str, object], name: n.Name, decl: object, kind: str) -> None:
+    def unique(self, table: dict[str, Any], name: n.Name, decl: object, kind: str) -> None:
         if name.text in table:
             first = table[name.text]
             where = self.where(first)
@@ -314,7 +313,7 @@ class Checker:
                 f"the first declaration is at {where}; remove or rename one",
             )
         else:
-            table[name.text] = decl  # type: ignore[assignment]
+            table[name.text] = decl
 
     def line_of(self, node: object) -> int:
         span: Span = node.span  # type: ignore[attr-defined]
@@ -400,6 +399,7 @@ class Checker:
                             f"`{value.value}` is listed twice in enum `{fld.name.text}`",
                             fld,
                             value.span,
+                            "remove the repeated value",
                         )
                     seen.add(value.value)
         for calendar in self.scope.calendars.values():
@@ -418,7 +418,7 @@ class Checker:
         else:
             problem = cal.timezone_problem(calendar.timezone.value)
             if problem is not None:
-                self.report("SLA207", problem, calendar, calendar.timezone.span)
+                self.report("SLA207", *_split_at(problem, calendar, calendar.timezone.span))
         for holiday_set in calendar.holidays:
             problem = cal.holiday_set_problem(
                 holiday_set.country,
@@ -426,7 +426,7 @@ class Checker:
                 tuple(c.text for c in holiday_set.categories),
             )
             if problem is not None:
-                self.report("SLA208", problem, calendar, holiday_set.span)
+                self.report("SLA208", *_split_at(problem, calendar, holiday_set.span))
         by_day: dict[int, list[n.Window]] = defaultdict(list)
         overlaps: dict[tuple[int, int], tuple[n.Window, n.Window, list[int]]] = {}
         for hours in calendar.hours:
@@ -464,6 +464,7 @@ class Checker:
                     f"closure runs backwards, from {closure.first} to {closure.last}",
                     calendar,
                     closure.span,
+                    "write the earlier date first",
                 )
             if closure.window is not None and closure.window.end <= closure.window.start:
                 self.report(
@@ -471,6 +472,7 @@ class Checker:
                     "closure window ends before it starts",
                     calendar,
                     closure.window.span,
+                    "write the closing time first and the reopening time second, as in 12:00-17:30",
                 )
         if calendar.working_day is not None:
             self.check_duration(calendar.working_day, calendar, None, allow_business=False)
@@ -513,7 +515,11 @@ class Checker:
         for party in header.parties:
             if party.name.text in seen:
                 self.report(
-                    "SLA102", f"party `{party.name.text}` is listed twice", header, party.name.span
+                    "SLA102",
+                    f"party `{party.name.text}` is listed twice",
+                    header,
+                    party.name.span,
+                    "each party signs once; remove the repeated line or rename one party",
                 )
             seen[party.name.text] = party
         if header.calendar is not None:
@@ -521,7 +527,7 @@ class Checker:
         if header.timezone is not None:
             problem = cal.timezone_problem(header.timezone.value)
             if problem is not None:
-                self.report("SLA207", problem, header, header.timezone.span)
+                self.report("SLA207", *_split_at(problem, header, header.timezone.span))
 
     def default_calendar(self) -> n.Name | None:
         header = self.scope.header
@@ -574,13 +580,17 @@ class Checker:
                     f"unknown unit `{written}`",
                     node,
                     duration.span,
-                    did_you_mean(written, UNITS) or "use minutes, hours, days or weeks, optionally "
-                    "preceded by `business`",
+                    did_you_mean(written, UNITS)
+                    or "use minutes, hours, days or weeks, optionally preceded by `business`",
                 )
             return None
         if duration.amount <= 0 and positive:
             self.report(
-                "SLA206", "a duration must be longer than zero", node, duration.span
+                "SLA206",
+                "a duration must be longer than zero",
+                node,
+                duration.span,
+                "a goal, limit or window of zero is met only by the same instant; give a length",
             )
         working_day: int | None = None
         if duration.business:
@@ -650,6 +660,7 @@ class Checker:
                             f"{_article(fld.type.kind)}",
                             node,
                             item.field.span,
+                            "`within` asks how long ago a date was; compare numbers with < or >",
                         )
                     # `within` is measured on the agreement's default calendar wherever it
                     # appears, so a criterion means the same in a handoff and in a clock.
@@ -657,7 +668,11 @@ class Checker:
                 case n.ActivityCount():
                     if item.minimum < 1:
                         self.report(
-                            "SLA206", "count at least one activity", node, item.span
+                            "SLA206",
+                            "a count of at least 0 activities always holds",
+                            node,
+                            item.span,
+                            "count at least 1",
                         )
                     for activity in item.types:
                         self.ref(self.scope.activities, activity, node, "activity type")
@@ -742,9 +757,7 @@ class Checker:
                     constrained.setdefault(name, part)
                 else:
                     unset[name] = part
-                if (not part.present and name in constrained) or (
-                    part.present and name in unset
-                ):
+                if (not part.present and name in constrained) or (part.present and name in unset):
                     self.report_contradiction(part, node, f"`{name}` cannot be set and unset")
                     return
                 continue
@@ -806,12 +819,17 @@ class Checker:
                 continue  # values of different kinds: already a type error
 
     def report_contradiction(self, part: n.Expr, node: object, why: str) -> None:
+        numeric = isinstance(part, n.Comparison) and part.value.kind in (
+            "number",
+            "date",
+            "datetime",
+        )
         self.report(
             "SLA501",
             f"these criteria can never be met: {why}",
             node,
             part.span,
-            "check the numbers; did you mean `or`?",
+            "check the numbers; did you mean `or`?" if numeric else "did you mean `or`?",
         )
 
     # -------------------------------------------------------- stages and handoffs
@@ -906,8 +924,7 @@ class Checker:
                         f"no handoff `{key[0]} -> {key[1]}` is declared",
                         node,
                         trigger.span,
-                        "declare the handoff, or use `lead enters "
-                        f"{key[1]}` to start on any entry",
+                        f"declare the handoff, or use `lead enters {key[1]}` to start on any entry",
                     )
             case n.OnActivity():
                 for activity in trigger.types:
@@ -1007,7 +1024,11 @@ class Checker:
         else:
             if cadence.minimum < 1:
                 self.report(
-                    "SLA206", "require at least one activity", cadence, cadence.obligation_span
+                    "SLA206",
+                    "a cadence of at least 0 activities is always met",
+                    cadence,
+                    cadence.obligation_span,
+                    "require at least 1",
                 )
             for activity in cadence.types:
                 self.ref(self.scope.activities, activity, cadence, "activity type")
@@ -1122,7 +1143,7 @@ class Checker:
                     stage,
                     stage.name.span,
                     f"add a handoff from `{name}` toward "
-                    + _names_phrase(terminal, "the terminal stage", "a terminal stage"),
+                    + _names_phrase(terminal, "the terminal stage", "one of the terminal stages"),
                 )
 
     def start_stages(self, trigger: n.Trigger, succ: dict[str, set[str]]) -> set[str] | None:
@@ -1184,8 +1205,7 @@ class Checker:
             "after it starts",
             clock,
             stop_span,
-            "check the stage names against the handoffs; a lead only moves along declared "
-            "handoffs",
+            "check the stage names against the handoffs; a lead only moves along declared handoffs",
         )
 
     def check_dwell_against_clocks(self) -> None:
@@ -1246,7 +1266,7 @@ class Checker:
                     code,
                     f"{kind} `{name}` is declared but never used",
                     decl,
-                    decl.name.span,  # type: ignore[attr-defined]
+                    decl.name.span,
                     f"remove it, or refer to it; keep it with `# slaspec: ignore[{code}] -- why`",
                 )
 
@@ -1259,6 +1279,12 @@ def check(program: Program, today: dt.date) -> tuple[tuple[Diagnostic, ...], Sco
 
 
 # ---------------------------------------------------------------- small helpers
+
+
+def _split_at(problem: str, node: object, span: Span) -> tuple[str, object, Span, str | None]:
+    """A problem text as report arguments: what follows the first `; ` is the help."""
+    message, _, advice = problem.partition("; ")
+    return message, node, span, advice or None
 
 
 def _closure(start: Iterable[str], edges: Mapping[str, set[str]]) -> set[str]:
