@@ -373,6 +373,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         __version__,
         business_calendar.holidays_version(),
         logs.dst_resolved,
+        cycles=args.format == "json",
+        violations=args.format in ("json", "csv"),
     )
     render: Callable[[Report], str] = {
         "text": report_render.render_text,
@@ -380,10 +382,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         "csv": report_render.render_csv,
     }[args.format]
     _write_output(render(report), args.output)
-    if args.fail_on == "violation" and report.violations:
+    counts = report.violations_by_kind
+    if args.fail_on == "violation" and counts:
         return EXIT_FINDINGS
-    if args.fail_on == "breach" and any(
-        v.kind in ("clock_breached", "cadence_breached") for v in report.violations
+    if args.fail_on == "breach" and (
+        counts.get("clock_breached") or counts.get("cadence_breached")
     ):
         return EXIT_FINDINGS
     return EXIT_OK

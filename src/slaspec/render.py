@@ -171,7 +171,7 @@ def render_text(report: Report) -> str:
         ]
         out.extend(_table(headers, rows, right={2, 3, 4, 5, 6, 7}))
         out.append("")
-    total = len(report.violations)
+    total = sum(report.violations_by_kind.values())
     out.append(f"Violations: {total:,}")
     if total:
         kinds = [[kind, f"{count:,}"] for kind, count in report.violations_by_kind.items()]

@@ -74,6 +74,7 @@ class Row:
     team: str | None
     attributes: tuple[tuple[str, Value | None], ...]
     origin: Origin
+    cells: bool = False  # the attribute cells of a stage/activity/assign row, split off
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ def prepare(
     rejections: list[Diagnostic] = []
     kept: list[Row] = []
     seen_ids: set[str] = set()
+    coerced: dict[tuple[str, str], Value] = {}
     stage_names = [*agreement.stages, *agreement.aliases]
     fields = agreement.fields
     timezone = agreement.timezone
@@ -167,18 +169,23 @@ def prepare(
                 if raw is None or field_type is None:
                     typed.append((name, raw))
                     continue
-                try:
-                    typed.append((name, coerce(field_type.kind, raw, field_type, timezone)))
-                except ValueError as error:
-                    problem = Diagnostic(
-                        "SLA911",
-                        f"{error} for {field_type.kind} field `{name}`",
-                        item.origin.file,
-                        row=item.origin.row,
-                        column=name,
-                        help=_VALUE_HELP[field_type.kind],
-                    )
-                    break
+                key = (name, raw)
+                known = coerced.get(key)
+                if known is None:
+                    try:
+                        known = coerce(field_type.kind, raw, field_type, timezone)
+                    except ValueError as error:
+                        problem = Diagnostic(
+                            "SLA911",
+                            f"{error} for {field_type.kind} field `{name}`",
+                            item.origin.file,
+                            row=item.origin.row,
+                            column=name,
+                            help=_VALUE_HELP[field_type.kind],
+                        )
+                        break
+                    coerced[key] = known
+                typed.append((name, known))
         if problem is not None:
             rejected += 1
             rejections.append(problem)
@@ -188,6 +195,25 @@ def prepare(
                 duplicate += 1
                 continue
             seen_ids.add(item.event_id)
+        attributes = tuple(typed)
+        if attributes and item.kind is not EventKind.UPDATE:
+            # Cells on a stage, activity or assign row are an update at rank 0 of the same
+            # instant (semantics.md 9), seen before anything else that happens then.
+            kept.append(
+                Row(
+                    item.lead,
+                    item.time,
+                    EventKind.UPDATE,
+                    item.seq,
+                    None,
+                    item.actor,
+                    item.team,
+                    attributes,
+                    item.origin,
+                    cells=True,
+                )
+            )
+            attributes = ()
         kept.append(
             Row(
                 item.lead,
@@ -197,7 +223,7 @@ def prepare(
                 value,
                 item.actor,
                 item.team,
-                tuple(typed),
+                attributes,
                 item.origin,
             )
         )
@@ -207,9 +233,9 @@ def prepare(
     replayed = 0
     for row in kept:
         if row.time > as_of:
-            after += 1
+            after += not row.cells
             continue
-        replayed += 1
+        replayed += not row.cells
         leads.setdefault(row.lead, []).append(row)
     ordered = {
         lead: tuple(sorted(rows, key=lambda r: (r.time, r.kind, r.seq)))
@@ -780,7 +806,7 @@ class Engine:
             last_time=rows[-1].time if rows else as_of,
             final_stage=state.stage,
             owner=state.owner,
-            events=len(rows),
+            events=sum(1 for row in rows if not row.cells),
             stays=tuple(state.stays),
             cycles=tuple(state.cycles),
             violations=tuple(state.violations),

@@ -315,11 +315,17 @@ def build_report(
     slaspec_version: str,
     holidays_version: str,
     dst_resolved: int = 0,
+    cycles: bool = True,
+    violations: bool = True,
 ) -> Report:
-    """The report document of a replay."""
-    violations = result.violations
-    by_kind = Counter(v.kind.value for v in violations)
-    by_team = Counter(v.responsible or "(no team)" for v in violations)
+    """The report document of a replay; per-cycle and per-violation lists only when asked for.
+
+    The summaries (rules, counts by kind and team) are always complete; leaving the long lists
+    out keeps a text summary of a million-event log from building a million records.
+    """
+    found = result.violations
+    by_kind = Counter(v.kind.value for v in found)
+    by_team = Counter(v.responsible or "(no team)" for v in found)
     accounting = result.accounting
     return Report(
         slaspec_version=slaspec_version,
@@ -344,8 +350,8 @@ def build_report(
         rules=rule_summaries(agreement, result),
         violations_by_kind=dict(sorted(by_kind.items())),
         violations_by_team=dict(sorted(by_team.items())),
-        violations=[_violation(v) for v in violations],
-        cycles=[_cycle(c) for c in result.cycles],
+        violations=[_violation(v) for v in found] if violations else [],
+        cycles=[_cycle(c) for c in result.cycles] if cycles else [],
         rejections=[_rejection(d) for d in result.rejections],
     )
 
