@@ -55,6 +55,7 @@ class Stage:
     initial: bool
     terminal: bool
     max_dwell: Length | None
+    calendar: str  # dwell is measured on it: the stage's own, else the default, else `always`
     clause: Clause
 
 
@@ -225,6 +226,7 @@ class _Compiler:
                 self.length(stage.max_dwell, self.calendar_name(stage.calendar))
                 if stage.max_dwell is not None
                 else None,
+                self.calendar_name(stage.calendar),
                 self.clause(stage),
             )
             for name, stage in scope.stages.items()

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from slaspec import formatter
 from slaspec import nodes as n
-from slaspec.calendar import BusinessCalendar
+from slaspec.calendar import BusinessCalendar, NoOpenTime
 from slaspec.compiler import Agreement, Cadence, Clock, Length
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
 from slaspec.events import Event, EventKind, Origin
@@ -50,7 +50,7 @@ _VALUE_HELP = {
     "string": "",
 }
 
-_NUMBER = re.compile(r"-?(?:\d+(?:\.\d+)?|\.\d+)\Z")
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\Z")
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 UTC = dt.UTC
@@ -286,15 +286,15 @@ class _Run:
             self.consumed += self.cal.elapsed(self.segment, t)
             self.segment = None
             self.pause_start = t
-            if self.consumed <= self.goal:
-                self.due = None  # the deadline moves while paused
+            if self.consumed < self.goal:
+                self.due = None  # the deadline moves while paused; a reached one stays
         elif not paused and self.segment is None:
             if self.pause_start is not None:
                 self.paused_total += self.cal.elapsed(self.pause_start, t)
             self.pause_start = None
             self.segment = t
-            if self.consumed <= self.goal:
-                self.due = self.cal.deadline(t, self.goal - self.consumed)
+            if self.consumed < self.goal:
+                self.due = _deadline(self.cal, t, self.goal - self.consumed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,7 +551,7 @@ class Engine:
             clock.responsible or self.owner_of(state.stage),
             clock.warn,
             segment=t,
-            due=calendar.deadline(t, goal.length.micros),
+            due=_deadline(calendar, t, goal.length.micros),
         )
         state.runs[clock.name] = run
         if state.tracing:
@@ -575,7 +575,7 @@ class Engine:
             cadence.responsible or self.owner_of(state.stage),
             None,
             segment=t,
-            due=calendar.deadline(t, cadence.within.micros),
+            due=_deadline(calendar, t, cadence.within.micros),
             required=cadence.minimum,
         )
         if state.tracing:
@@ -683,9 +683,7 @@ class Engine:
         if state.stage is None or state.entered_row is None:
             return
         stage = self.agreement.stages[state.stage]
-        calendar_name = stage.max_dwell.calendar if stage.max_dwell else self.dwell_calendar
-        calendar = self.calendars[calendar_name]
-        dwell = calendar.elapsed(state.entered, t)
+        dwell = self.calendars[stage.calendar].elapsed(state.entered, t)
         state.stays.append(
             Stay(
                 state.lead,
@@ -699,8 +697,15 @@ class Engine:
             )
         )
         limit = stage.max_dwell
-        if limit is not None and dwell > limit.micros:
-            at = calendar.deadline(state.entered, limit.micros)
+        if limit is None:
+            return
+        # The limit may be absolute (`max dwell 5 days`): judge it on its own calendar.
+        limit_calendar = self.calendars[limit.calendar]
+        over = (
+            dwell if limit.calendar == stage.calendar else limit_calendar.elapsed(state.entered, t)
+        )
+        if over > limit.micros:
+            at = limit_calendar.deadline(state.entered, limit.micros)
             rows = (state.entered_row,) + ((row,) if row is not None else ())
             state.violations.append(
                 Violation(
@@ -718,7 +723,7 @@ class Engine:
                     started=state.entered,
                     due=at,
                     ended=t if next_stage is not None else None,
-                    elapsed=dwell,
+                    elapsed=over,
                     wall=t - state.entered,
                 )
             )
@@ -746,7 +751,8 @@ class Engine:
             if has_cadences and state.runs:
                 self.expire_cadences(state, t)
             fired: dict[str, int] = {}
-            if first:
+            if first and not row.cells:
+                # The first row of the lead creates it; cells split off a row are part of it.
                 _add(fired, self.on_create)
                 first = False
             kind = row.kind
@@ -799,7 +805,9 @@ class Engine:
                 )
             )
         state.cycles.sort(key=lambda c: (c.rule, c.index))
-        state.violations.sort(key=lambda v: (v.at, v.kind.value, v.rule, v.rows))
+        state.violations.sort(
+            key=lambda v: (v.at, v.kind.value, v.rule, tuple((o.file, o.row) for o in v.rows))
+        )
         return LeadResult(
             lead=lead,
             first_time=rows[0].time if rows else as_of,
@@ -951,13 +959,35 @@ def replay(
 def replay_prepared(
     engine: Engine, prepared: Prepared, leads: Iterable[str] | None = None
 ) -> ReplayResult:
-    """Replay the prepared leads (all, or a given subset) into a result."""
-    chosen = prepared.leads if leads is None else {k: prepared.leads[k] for k in sorted(leads)}
+    """Replay the prepared leads: all of them (with the input's accounting), or a subset.
+
+    A subset's result carries no accounting and no rejected rows, so that results of disjoint
+    subsets of one prepared input merge with `input_totals(prepared)` added exactly once.
+    """
+    if leads is None:
+        chosen = prepared.leads
+    else:
+        chosen = {lead: prepared.leads[lead] for lead in sorted(leads)}
     results = tuple(engine.replay_lead(lead, rows, prepared.as_of) for lead, rows in chosen.items())
+    if leads is not None:
+        return ReplayResult(prepared.as_of, Accounting(), results, ())
     return ReplayResult(prepared.as_of, prepared.accounting, results, prepared.rejections)
 
 
+def input_totals(prepared: Prepared) -> ReplayResult:
+    """The accounting and rejected rows of a prepared input, as a result with no leads."""
+    return ReplayResult(prepared.as_of, prepared.accounting, (), prepared.rejections)
+
+
 # ---------------------------------------------------------------- small helpers
+
+
+def _deadline(calendar: BusinessCalendar, start: int, amount: int) -> int | None:
+    """The due instant, or None when the calendar never opens again (no deadline to show)."""
+    try:
+        return calendar.deadline(start, amount)
+    except NoOpenTime:
+        return None
 
 
 def _add(fired: dict[str, int], entries: Iterable[tuple[str, int]]) -> None:
