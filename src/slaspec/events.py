@@ -1,0 +1,66 @@
+"""Events: one row of the canonical lead log as pure data, with its origin (file, line) and order.
+
+Instants are `int` microseconds since the Unix epoch, UTC. `Origin.row` is the 1-based physical
+line number of the line on which the record starts, counted as a text editor or spreadsheet
+counts: in a CSV log the header is line 1 and the first data row is line 2 (a record whose quoted
+cell spans several lines keeps the number of its first line); in a JSON Lines log the first line
+is line 1. Messages call it "line".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+class EventKind(enum.IntEnum):
+    """What an event does; the value is its kind rank when events share a timestamp."""
+
+    UPDATE = 0
+    ASSIGN = 1
+    STAGE = 2
+    ACTIVITY = 3
+
+
+# The `type` column's exact spellings (case-sensitive, after trimming).
+EVENT_TYPES: Mapping[str, EventKind] = MappingProxyType(
+    {
+        "update": EventKind.UPDATE,
+        "assign": EventKind.ASSIGN,
+        "stage": EventKind.STAGE,
+        "activity": EventKind.ACTIVITY,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a row came from: the file name shown to users and the line the record starts on."""
+
+    file: str
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of one lead, as read from the canonical log."""
+
+    lead: str
+    time: int
+    kind: EventKind
+    value: str | None
+    actor: str | None
+    team: str | None
+    event_id: str | None
+    # Sorted by name; raw trimmed text; None is a JSON null, which clears the attribute.
+    attributes: tuple[tuple[str, str | None], ...]
+    origin: Origin
+    # Position among all rows of one read (rejected rows included), across files.
+    seq: int
+
+
+def sort_key(event: Event) -> tuple[int, int, int]:
+    """Replay order of semantics.md section 4: timestamp, kind rank, then input order."""
+    return (event.time, event.kind, event.seq)
