@@ -1304,10 +1304,12 @@ def _diagnostic(
     noun: str = "column",
     severity: Severity | None = None,
 ) -> Diagnostic:
-    where = f"`{name}` line {line}" + (f", {noun} `{column}`" if column else "")
+    # File, line and column are fields of the diagnostic, and every reporter prints them; the
+    # message says only what is wrong. `noun` names the column in JSON Lines ("key").
+    del noun
     return Diagnostic(
         code,
-        f"{where}: {problem}",
+        problem,
         name,
         help=help_,
         row=line,
