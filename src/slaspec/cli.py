@@ -322,7 +322,8 @@ def _replay_inputs(
     options = readers.ReadOptions(args.log_timezone, args.dst_policy)
     problem = readers.check_options(options)
     if problem is not None:
-        raise UsageError(f"--log-timezone: {problem.message}")
+        advice = f"; {problem.help}" if problem.help else ""
+        raise UsageError(f"--log-timezone: {problem.message}{advice}")
     as_of = _parse_instant(args.as_of, "--as-of") if args.as_of else None
     checked = _load_agreement(args.agreement)
     return checked, _Logs(args.logs, options, args.encoding), options, as_of
