@@ -138,11 +138,13 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
-def _check_file(path: str) -> tuple[Checked | None, dict[str, Source], list[Diagnostic]]:
+def _check_file(
+    path: str, compile_: bool = True
+) -> tuple[Checked | None, dict[str, Source], list[Diagnostic]]:
     source = read_source(path)
     if isinstance(source, Diagnostic):
         return None, {}, [source]
-    checked = check_agreement(source, read_source, _today())
+    checked = check_agreement(source, read_source, _today(), compile_)
     sources = {parsed.source.name: parsed.source for parsed in checked.program.files}
     return checked, sources, list(checked.diagnostics)
 
@@ -167,7 +169,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     could_not_run = False
     files = list(expand_paths(args.paths))
     for path in files:
-        checked, found_sources, found = _check_file(path)
+        checked, found_sources, found = _check_file(path, compile_=False)
         if checked is None:
             could_not_run = True
         sources.update(found_sources)

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from slaspec import suppressions
-from slaspec.compiler import Agreement, compile_agreement
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
 from slaspec.loader import Program, Reader, load
 from slaspec.semantics import check
 from slaspec.source import Source
+
+if TYPE_CHECKING:
+    from slaspec.compiler import Agreement
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +34,12 @@ class Checked:
         return tuple(d for d in self.diagnostics if d.severity is Severity.ERROR)
 
 
-def check_agreement(root: Source, read: Reader, today: dt.date) -> Checked:
-    """Run every stage up to compilation; `today` anchors checks that look ahead in time."""
+def check_agreement(root: Source, read: Reader, today: dt.date, compile_: bool = True) -> Checked:
+    """Run every stage up to compilation; `today` anchors checks that look ahead in time.
+
+    `compile_=False` stops after the checks (all `lint` needs), which also spares loading the
+    graph library.
+    """
     program = load(root, read)
     found: list[Diagnostic] = list(program.diagnostics)
     for parsed in program.files:
@@ -54,6 +61,13 @@ def check_agreement(root: Source, read: Reader, today: dt.date) -> Checked:
     # Names, types and units must be right to compile, even where a comment silences them.
     structural = any(d.code < "SLA300" and d.severity is Severity.ERROR for d in found)
     has_errors = any(d.severity is Severity.ERROR for d in unique)
-    if scope is not None and not (has_errors or structural) and program.root.document is not None:
+    if (
+        compile_
+        and scope is not None
+        and not (has_errors or structural)
+        and program.root.document is not None
+    ):
+        from slaspec.compiler import compile_agreement
+
         agreement = compile_agreement(program, scope)
     return Checked(program, tuple(unique), agreement)
