@@ -14,6 +14,8 @@ The document has one section per code of `slaspec.diagnostics.RULES`, in code or
 - ```console   `$ slaspec ...` lines, run in-process in an empty folder holding the files that
                `_console_files()` gives for the code (one set for the failing example, one for
                the fixed one); lint's exit code is checked against the table in the document.
+- ```scenarios a scenario test file (docs/testing.md), checked as `agreement.scenarios`; the
+               agreement it tests is the prelude, found beside it as `agreement.sla`.
 
 The failing example yields its code and the fixed example yields neither it nor any error (and
 shows no output). The ```text block after a failing example is what it prints (the text
@@ -49,7 +51,8 @@ UPDATE = os.environ.get("SLASPEC_UPDATE_GOLDEN") == "1"
 TODAY = dt.date(2026, 3, 2)
 AGREEMENT_NAME = "agreement.sla"
 LOG_NAME = "leads.csv"
-EXAMPLE_KINDS = ("sla", "csv", "console")
+SCENARIOS_NAME = "agreement.scenarios"
+EXAMPLE_KINDS = ("sla", "csv", "console", "scenarios")
 MAX_SHOWN = 6
 KEPT_HEAD = 3
 KEPT_TAIL = 2
@@ -322,6 +325,19 @@ def run_csv(body: str, options: tuple[str, ...], agreement: Agreement) -> Outcom
     return _outcome(prepared.rejections, {})
 
 
+def run_scenarios(body: str, prelude: str) -> Outcome:
+    """Check a scenario test file example as `agreement.scenarios`, beside the prelude."""
+    from slaspec import scenarios  # only these examples need the replay engine
+
+    def read(path: str) -> Source | Diagnostic:
+        if path == AGREEMENT_NAME:
+            return Source(AGREEMENT_NAME, prelude)
+        return _no_files(path)
+
+    suite = scenarios.load(Source(SCENARIOS_NAME, body), read, TODAY)
+    return _outcome(suite.diagnostics, suite.sources)
+
+
 def run_console(
     body: str,
     files: Files,
@@ -547,6 +563,8 @@ def _run(
         return run_sla(body, _prelude())
     if example.kind == "csv":
         return run_csv(body, example.options, prelude_agreement())
+    if example.kind == "scenarios":
+        return run_scenarios(body, _prelude())
     files = _console_files()[code][role]
     return run_console(body, files, tmp_path, monkeypatch, capsys)
 

@@ -172,6 +172,37 @@ RULES: dict[str, Rule] = {
             "An attribute value does not fit its declared field type.",
         ),
         Rule("SLA912", "missing-lead", _E, "A row has an empty `lead_id`."),
+        # SLA95x: scenario tests
+        Rule(
+            "SLA950",
+            "scenario-syntax",
+            _E,
+            "A line of a scenario test file does not follow its format.",
+        ),
+        Rule(
+            "SLA951",
+            "scenario-undefined-name",
+            _E,
+            "A scenario names a stage, rule, field, team or activity the agreement lacks.",
+        ),
+        Rule(
+            "SLA952",
+            "scenario-invalid-value",
+            _E,
+            "A time, value or expectation in a scenario test cannot be right.",
+        ),
+        Rule(
+            "SLA953",
+            "duplicate-scenario",
+            _E,
+            "Two scenarios share a name, or a scenario has two blocks for one lead.",
+        ),
+        Rule(
+            "SLA954",
+            "untestable-agreement",
+            _E,
+            "A scenario test file's agreement cannot be read or has errors.",
+        ),
     )
 }
 
