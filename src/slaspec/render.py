@@ -2,6 +2,12 @@
 
 All output is deterministic: rows sorted, no wall clock, no random ids. CSV cells that a
 spreadsheet would run as a formula (leading = + - @, tab or carriage return) are neutralised.
+
+The per-cycle and per-violation lists of a large replay are written straight from the result
+records, some leads at a time (`json_items` into `json_chunks`, `csv_chunk`), instead of through
+a pydantic model per record; they produce exactly the bytes of `render_json` / `render_csv` on
+the full Report, and tests hold the two paths together and validate the streamed JSON against
+the Report schema.
 """
 
 from __future__ import annotations
@@ -9,13 +15,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from slaspec.compiler import Agreement
-from slaspec.report import Report, percent
-from slaspec.results import LeadResult
+from slaspec.events import Origin
+from slaspec.report import Report, iso, percent
+from slaspec.results import Cycle, LeadResult, Violation
 
 if TYPE_CHECKING:
     from slaspec.replay import TraceEntry
@@ -27,6 +35,143 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def render_json(report: Report) -> str:
     """The report as JSON with sorted keys."""
     return json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+
+def json_chunks(report: Report, cycles: Iterable[str], violations: Iterable[str]) -> Iterator[str]:
+    """`render_json(report)` with its `cycles` and `violations` lists replaced by the given
+    chunks of items (`json_items` texts, in order), as consecutive pieces of text."""
+    document = report.model_dump(mode="json")
+    yield "{"
+    for number, key in enumerate(sorted(document)):
+        yield f"{',' if number else ''}\n  {encode_basestring_ascii(key)}: "
+        if key == "cycles":
+            yield from _json_list(cycles)
+        elif key == "violations":
+            yield from _json_list(violations)
+        else:
+            # json.dumps indents a nested value from column 0; inside the document it sits
+            # one level (two spaces) in. Strings hold no raw line breaks, so this is exact.
+            yield json.dumps(document[key], indent=2, sort_keys=True).replace("\n", "\n  ")
+    yield "\n}\n"
+
+
+def _json_list(chunks: Iterable[str]) -> Iterator[str]:
+    """A list at the document's top level, from chunks of items (empty chunks are skipped)."""
+    empty = True
+    for chunk in chunks:
+        if chunk:
+            yield "[\n" + chunk if empty else ",\n" + chunk
+            empty = False
+    yield "[]" if empty else "\n  ]"
+
+
+def json_items(cycles: Iterable[Cycle], violations: Iterable[Violation]) -> tuple[str, str]:
+    """Chunks of the `cycles` and `violations` lists of the JSON report holding these records."""
+    return ",\n".join(map(_cycle_json, cycles)), ",\n".join(map(_violation_json, violations))
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else encode_basestring_ascii(value)
+
+
+def _iso(micros: int | None) -> str:
+    return "null" if micros is None else f'"{iso(micros)}"'
+
+
+def _seconds(micros: int | None) -> float | None:
+    return None if micros is None else micros / 1_000_000
+
+
+def _float(micros: int | None) -> str:
+    # json.dumps writes a float as repr() does.
+    return "null" if micros is None else repr(micros / 1_000_000)
+
+
+def _row_json(origin: Origin | None, indent: str) -> str:
+    if origin is None:
+        return "null"
+    return (
+        f'{{\n{indent}  "file": {encode_basestring_ascii(origin.file)},\n'
+        f'{indent}  "row": {origin.row}\n{indent}}}'
+    )
+
+
+def _cycle_json(cycle: Cycle) -> str:
+    """A cycle as an item of the report's `cycles` list: report.CycleOut, written by hand."""
+    cadence = cycle.kind != "clock"
+    kind = '"cadence"' if cadence else '"clock"'
+    count = str(cycle.count) if cadence else "null"
+    required = str(cycle.required) if cadence else "null"
+    return (
+        "    {\n"
+        f'      "at_risk": {"true" if cycle.at_risk else "false"},\n'
+        f'      "calendar": {encode_basestring_ascii(cycle.calendar)},\n'
+        f'      "count": {count},\n'
+        f'      "due": {_iso(cycle.due)},\n'
+        f'      "elapsed_seconds": {_float(cycle.elapsed)},\n'
+        f'      "end_row": {_row_json(cycle.end_row, "      ")},\n'
+        f'      "ended": {_iso(cycle.ended)},\n'
+        f'      "goal": {encode_basestring_ascii(cycle.goal_text)},\n'
+        f'      "goal_seconds": {_float(cycle.goal)},\n'
+        f'      "index": {cycle.index},\n'
+        f'      "judged_at": {_iso(cycle.judged_at)},\n'
+        f'      "kind": {kind},\n'
+        f'      "lead": {encode_basestring_ascii(cycle.lead)},\n'
+        f'      "outcome": "{cycle.outcome.value}",\n'
+        f'      "paused_seconds": {_float(cycle.paused)},\n'
+        f'      "required": {required},\n'
+        f'      "responsible": {_text(cycle.responsible)},\n'
+        f'      "rule": {encode_basestring_ascii(cycle.rule)},\n'
+        f'      "start_row": {_row_json(cycle.start_row, "      ")},\n'
+        f'      "started": {_iso(cycle.started)},\n'
+        f'      "tier": {cycle.tier},\n'
+        f'      "wall_seconds": {_float(cycle.wall)}\n'
+        "    }"
+    )
+
+
+def _violation_json(violation: Violation) -> str:
+    """A violation as an item of the report's `violations` list: report.ViolationOut."""
+    if violation.details:
+        conditions = (
+            "[\n"
+            + ",\n".join(
+                "        {\n"
+                f'          "condition": {encode_basestring_ascii(condition)},\n'
+                f'          "seen": {encode_basestring_ascii(seen)}\n'
+                "        }"
+                for condition, seen in violation.details
+            )
+            + "\n      ]"
+        )
+    else:
+        conditions = "[]"
+    if violation.rows:
+        rows = (
+            "[\n"
+            + ",\n".join("        " + _row_json(row, "        ") for row in violation.rows)
+            + "\n      ]"
+        )
+    else:
+        rows = "[]"
+    return (
+        "    {\n"
+        f'      "at": {_iso(violation.at)},\n'
+        f'      "clause": {encode_basestring_ascii(violation.clause)},\n'
+        f'      "conditions": {conditions},\n'
+        f'      "due": {_iso(violation.due)},\n'
+        f'      "elapsed_seconds": {_float(violation.elapsed)},\n'
+        f'      "ended": {_iso(violation.ended)},\n'
+        f'      "kind": "{violation.kind.value}",\n'
+        f'      "lead": {encode_basestring_ascii(violation.lead)},\n'
+        f'      "message": {encode_basestring_ascii(violation.message)},\n'
+        f'      "responsible": {_text(violation.responsible)},\n'
+        f'      "rows": {rows},\n'
+        f'      "rule": {encode_basestring_ascii(violation.rule)},\n'
+        f'      "started": {_iso(violation.started)},\n'
+        f'      "wall_seconds": {_float(violation.wall)}\n'
+        "    }"
+    )
 
 
 def safe_cell(value: object) -> str:
@@ -80,6 +225,42 @@ def render_csv(report: Report) -> str:
                 )
             ]
         )
+    return buffer.getvalue()
+
+
+def csv_header() -> str:
+    """The header line of the violations CSV."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(VIOLATION_COLUMNS)
+    return buffer.getvalue()
+
+
+def csv_chunk(leads: Iterable[LeadResult]) -> str:
+    """The violations CSV rows of some leads, as `render_csv` writes them."""
+    buffer = io.StringIO()
+    write = csv.writer(buffer, lineterminator="\n").writerow
+    for lead in leads:
+        for v in lead.violations:
+            write(
+                [
+                    safe_cell(cell)
+                    for cell in (
+                        v.lead,
+                        v.kind.value,
+                        v.rule,
+                        v.clause,
+                        v.responsible or "",
+                        iso(v.at),
+                        iso(v.started) or "",
+                        iso(v.due) or "",
+                        iso(v.ended) or "",
+                        _number(_seconds(v.elapsed)),
+                        _number(_seconds(v.wall)),
+                        " ".join(f"{r.file}:{r.row}" for r in v.rows),
+                        v.message,
+                    )
+                ]
+            )
     return buffer.getvalue()
 
 

@@ -5,22 +5,29 @@ fields, resolves stage aliases, rejects what does not fit, drops duplicate event
 as-of instant and drops rows after it, so every row lands in exactly one bucket. `replay_lead`
 then folds one lead's events in the order of semantics.md section 4; it sees nothing of other
 leads, so any disjoint set of leads can be replayed apart and the results merged.
+
+A large log sends a million rows through here (docs/performance.md), so the hot paths build no
+per-row object that is thrown away, type each distinct cell once, compile every criterion once
+into a closure, and read the business clock F once per instant where the reference formula
+reads it twice. Each shortcut is exact; the comment beside it says why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 from slaspec import formatter
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar, NoOpenTime
-from slaspec.compiler import Agreement, Cadence, Clock, Length
+from slaspec.compiler import Agreement, Cadence, Clock, Length, Stage
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
 from slaspec.events import Event, EventKind, Origin
 from slaspec.readers import Rejected
@@ -34,6 +41,11 @@ from slaspec.results import (
     Stay,
     Violation,
     ViolationKind,
+    builder,
+    new_cycle,
+    new_lead_result,
+    new_stay,
+    new_violation,
 )
 
 START, STOP, CANCEL = 1, 2, 4
@@ -75,6 +87,13 @@ class Row:
     attributes: tuple[tuple[str, Value | None], ...]
     origin: Origin
     cells: bool = False  # the attribute cells of a stage/activity/assign row, split off
+
+
+# `prepare` builds one or two rows per input row: the fast constructor, not Row's __init__.
+_new_row = builder(Row)
+# Replay order (semantics.md 4): timestamp, kind rank, input order; a stable sort keeps rows
+# that tie on all three in the order `prepare` saw them.
+_REPLAY_ORDER = operator.attrgetter("time", "kind", "seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +144,71 @@ def coerce(kind: str, raw: str, field_type: n.FieldType, timezone: str) -> Value
     return raw
 
 
+class _CellError(Exception):
+    """A cell that does not fit its field (becomes SLA911 on the row)."""
+
+    def __init__(self, name: str, field_type: n.FieldType, reason: ValueError) -> None:
+        super().__init__(name)
+        self.name = name
+        self.field_type = field_type
+        self.reason = reason
+
+
+class _Cells:
+    """Raw attribute cells -> typed (name, value) pairs, each distinct cell of a field typed once.
+
+    Text fields and columns the agreement does not declare keep the reader's pair as it is.
+    """
+
+    __slots__ = ("fields", "pairs", "timezone")
+
+    def __init__(self, agreement: Agreement) -> None:
+        self.fields = agreement.fields
+        self.timezone = agreement.timezone
+        # field -> raw text -> (field, typed value); a log repeats its few scores and sources.
+        self.pairs: dict[str, dict[str, tuple[str, Value]]] = {
+            name: {} for name, field_type in self.fields.items() if field_type.kind != "string"
+        }
+
+    def typed(
+        self, cells: tuple[tuple[str, str | None], ...]
+    ) -> tuple[tuple[str, Value | None], ...]:
+        """The cells with typed values; _CellError at the first that does not fit."""
+        pairs = self.pairs
+        out: list[tuple[str, Value | None]] = []
+        for cell in cells:
+            name, raw = cell
+            known = pairs.get(name)
+            if known is None or raw is None:
+                out.append(cell)
+                continue
+            pair = known.get(raw)
+            if pair is None:
+                field_type = self.fields[name]
+                try:
+                    value = coerce(field_type.kind, raw, field_type, self.timezone)
+                except ValueError as error:
+                    raise _CellError(name, field_type, error) from None
+                pair = known[raw] = (name, value)
+            out.append(pair)
+        return tuple(out)
+
+
 def prepare(
     agreement: Agreement, items: Iterable[Event | Rejected], as_of: int | None = None
 ) -> Prepared:
     """Type, validate and deduplicate the input, and fix the as-of instant."""
-    read = rejected = duplicate = after = 0
+    read = rejected = duplicate = after = replayed = 0
     rejections: list[Diagnostic] = []
-    kept: list[Row] = []
     seen_ids: set[str] = set()
-    coerced: dict[tuple[str, str], Value] = {}
+    leads: dict[str, list[Row]] = {}
+    latest: int | None = None
     stage_names = [*agreement.stages, *agreement.aliases]
-    fields = agreement.fields
-    timezone = agreement.timezone
+    # Agreement.stage_for as one lookup: a stage's own name wins over an alias.
+    stage_of = {**agreement.aliases, **{name: name for name in agreement.stages}}
+    cells = _Cells(agreement)
+    new_row = _new_row
+    stage_kind, update_kind = EventKind.STAGE, EventKind.UPDATE
     for item in items:
         read += 1
         if isinstance(item, Rejected):
@@ -146,136 +218,160 @@ def prepare(
             else:
                 rejected += 1
             continue
-        problem: Diagnostic | None = None
+        kind = item.kind
         value = item.value
-        if item.kind is EventKind.STAGE and value is not None:
-            stage = agreement.stage_for(value)
+        if kind is stage_kind and value is not None:
+            stage = stage_of.get(value)
             if stage is None:
-                hint = did_you_mean(value, stage_names)
-                problem = Diagnostic(
-                    "SLA910",
-                    f"`{value}` is not a stage of the agreement",
-                    item.origin.file,
-                    row=item.origin.row,
-                    column="value",
-                    help=hint
-                    or "add it to a stage's `aliases` so the CRM's spelling maps to a stage",
-                )
+                rejected += 1
+                rejections.append(_unknown_stage(item, value, stage_names))
+                continue
             value = stage
-        typed: list[tuple[str, Value | None]] = []
-        if problem is None:
-            for name, raw in item.attributes:
-                field_type = fields.get(name)
-                if raw is None or field_type is None:
-                    typed.append((name, raw))
-                    continue
-                key = (name, raw)
-                known = coerced.get(key)
-                if known is None:
-                    try:
-                        known = coerce(field_type.kind, raw, field_type, timezone)
-                    except ValueError as error:
-                        problem = Diagnostic(
-                            "SLA911",
-                            f"{error} for {field_type.kind} field `{name}`",
-                            item.origin.file,
-                            row=item.origin.row,
-                            column=name,
-                            help=_VALUE_HELP[field_type.kind],
-                        )
-                        break
-                    coerced[key] = known
-                typed.append((name, known))
-        if problem is not None:
-            rejected += 1
-            rejections.append(problem)
-            continue
-        if item.event_id is not None:
-            if item.event_id in seen_ids:
+        attributes: tuple[tuple[str, Value | None], ...] = item.attributes
+        if attributes:
+            try:
+                attributes = cells.typed(item.attributes)
+            except _CellError as error:
+                rejected += 1
+                rejections.append(_bad_cell(item, error))
+                continue
+        event_id = item.event_id
+        if event_id is not None:
+            if event_id in seen_ids:
                 duplicate += 1
                 continue
-            seen_ids.add(item.event_id)
-        attributes = tuple(typed)
-        if attributes and item.kind is not EventKind.UPDATE:
+            seen_ids.add(event_id)
+        t = item.time
+        if as_of is not None and t > as_of:
+            after += 1
+            continue
+        replayed += 1
+        if latest is None or t > latest:
+            latest = t
+        lead, seq, actor, team, origin = item.lead, item.seq, item.actor, item.team, item.origin
+        rows = leads.get(lead)
+        if rows is None:
+            rows = leads[lead] = []
+        if attributes and kind is not update_kind:
             # Cells on a stage, activity or assign row are an update at rank 0 of the same
             # instant (semantics.md 9), seen before anything else that happens then.
-            kept.append(
-                Row(
-                    item.lead,
-                    item.time,
-                    EventKind.UPDATE,
-                    item.seq,
-                    None,
-                    item.actor,
-                    item.team,
-                    attributes,
-                    item.origin,
-                    cells=True,
-                )
+            rows.append(
+                new_row(lead, t, update_kind, seq, None, actor, team, attributes, origin, True)
             )
             attributes = ()
-        kept.append(
-            Row(
-                item.lead,
-                item.time,
-                item.kind,
-                item.seq,
-                value,
-                item.actor,
-                item.team,
-                attributes,
-                item.origin,
-            )
-        )
+        rows.append(new_row(lead, t, kind, seq, value, actor, team, attributes, origin, False))
     if as_of is None:
-        as_of = max((row.time for row in kept), default=0)
-    leads: dict[str, list[Row]] = {}
-    replayed = 0
-    for row in kept:
-        if row.time > as_of:
-            after += not row.cells
-            continue
-        replayed += not row.cells
-        leads.setdefault(row.lead, []).append(row)
-    ordered = {
-        lead: tuple(sorted(rows, key=lambda r: (r.time, r.kind, r.seq)))
-        for lead, rows in sorted(leads.items())
-    }
+        # The latest kept instant (0 without any), so no kept row is after it.
+        as_of = 0 if latest is None else latest
+    ordered = {lead: tuple(sorted(leads[lead], key=_REPLAY_ORDER)) for lead in sorted(leads)}
     accounting = Accounting(read, replayed, rejected, duplicate, after)
     rejections.sort(key=sort_key)
     return Prepared(ordered, as_of, accounting, tuple(rejections))
 
 
+def _unknown_stage(item: Event, value: str, stage_names: list[str]) -> Diagnostic:
+    hint = did_you_mean(value, stage_names)
+    return Diagnostic(
+        "SLA910",
+        f"`{value}` is not a stage of the agreement",
+        item.origin.file,
+        row=item.origin.row,
+        column="value",
+        help=hint or "add it to a stage's `aliases` so the CRM's spelling maps to a stage",
+    )
+
+
+def _bad_cell(item: Event, error: _CellError) -> Diagnostic:
+    kind = error.field_type.kind
+    return Diagnostic(
+        "SLA911",
+        f"{error.reason} for {kind} field `{error.name}`",
+        item.origin.file,
+        row=item.origin.row,
+        column=error.name,
+        help=_VALUE_HELP[kind],
+    )
+
+
 # ---------------------------------------------------------------- the per-lead fold
 
 
-@dataclass(slots=True)
 class _Run:
     """A running clock or cadence cycle."""
 
-    rule: str
-    kind: str
-    index: int
-    started: int
-    start_row: Origin
-    tier: int
-    goal: int
-    goal_text: str
-    calendar: str
-    cal: BusinessCalendar
-    responsible: str | None
-    warn: Decimal | None
-    consumed: int = 0
-    segment: int | None = None
-    paused_total: int = 0
-    pause_start: int | None = None
-    due: int | None = None
-    count: int = 0
-    required: int = 0
+    __slots__ = (
+        "cal",
+        "calendar",
+        "consumed",
+        "count",
+        "due",
+        "goal",
+        "goal_text",
+        "index",
+        "is_clock",
+        "kind",
+        "pause_start",
+        "paused_total",
+        "required",
+        "responsible",
+        "rule",
+        "segment",
+        "segment_clock",
+        "start_row",
+        "started",
+        "tier",
+        "warn",
+    )
+
+    def __init__(
+        self,
+        rule: str,
+        kind: str,
+        index: int,
+        started: int,
+        start_row: Origin,
+        tier: int,
+        goal: int,
+        goal_text: str,
+        calendar: str,
+        cal: BusinessCalendar,
+        responsible: str | None,
+        warn: Decimal | None,
+        due: int | None,
+        required: int = 0,
+    ) -> None:
+        self.rule = rule
+        self.kind = kind
+        self.is_clock = kind == "clock"
+        self.index = index
+        self.started = started
+        self.start_row = start_row
+        self.tier = tier
+        self.goal = goal
+        self.goal_text = goal_text
+        self.calendar = calendar
+        self.cal = cal
+        self.responsible = responsible
+        self.warn = warn
+        self.consumed = 0
+        self.segment: int | None = started  # start of the running (unpaused) stretch
+        self.segment_clock: int | None = None  # F(segment), read when first needed
+        self.paused_total = 0
+        self.pause_start: int | None = None
+        self.due = due
+        self.count = 0
+        self.required = required
 
     def elapsed(self, t: int) -> int:
-        running = self.cal.elapsed(self.segment, t) if self.segment is not None else 0
-        return self.consumed + running
+        """Business time counted up to t: `consumed` + elapsed(segment, t) on the calendar."""
+        segment = self.segment
+        if segment is None or t <= segment:
+            return self.consumed
+        now = self.cal.clock(t)
+        base = self.segment_clock
+        if base is None:
+            base = self.segment_clock = self.cal.clock(segment)
+        return self.consumed + now - base
 
     def paused(self, t: int) -> int:
         pausing = self.cal.elapsed(self.pause_start, t) if self.pause_start is not None else 0
@@ -284,7 +380,7 @@ class _Run:
     def set_paused(self, paused: bool, t: int) -> None:
         if paused and self.segment is not None:
             self.consumed += self.cal.elapsed(self.segment, t)
-            self.segment = None
+            self.segment = self.segment_clock = None
             self.pause_start = t
             if self.consumed < self.goal:
                 self.due = None  # the deadline moves while paused; a reached one stays
@@ -312,25 +408,70 @@ class TraceEntry:
     notes: tuple[str, ...]
 
 
-@dataclass(slots=True)
 class _Lead:
     """The mutable state of one lead during its fold."""
 
-    lead: str
-    stage: str | None = None
-    entered: int = 0
-    entered_row: Origin | None = None
-    owner: str | None = None
-    attributes: dict[str, Value] = field(default_factory=dict)
-    entries: dict[str, int] = field(default_factory=dict)
-    activities: list[Activity] = field(default_factory=list)
-    runs: dict[str, _Run] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    stays: list[Stay] = field(default_factory=list)
-    cycles: list[Cycle] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    tracing: bool = False
+    __slots__ = (
+        "activities",
+        "attributes",
+        "counts",
+        "cycles",
+        "entered",
+        "entered_clock",
+        "entered_row",
+        "entries",
+        "lead",
+        "notes",
+        "owner",
+        "runs",
+        "stage",
+        "stays",
+        "tracing",
+        "violations",
+    )
+
+    def __init__(self, lead: str, tracing: bool) -> None:
+        self.lead = lead
+        self.stage: str | None = None
+        self.entered = 0
+        # F(entered) on the stage's dwell calendar, when already read at the change.
+        self.entered_clock: int | None = None
+        self.entered_row: Origin | None = None
+        self.owner: str | None = None
+        self.attributes: dict[str, Value] = {}
+        self.entries: dict[str, int] = {}
+        self.activities: list[Activity] = []
+        self.runs: dict[str, _Run] = {}
+        self.counts: dict[str, int] = {}
+        self.stays: list[Stay] = []
+        self.cycles: list[Cycle] = []
+        self.violations: list[Violation] = []
+        self.notes: list[str] = []
+        self.tracing = tracing
+
+
+# A compiled criterion: (lead state, instant, stage that `since` defaults to) -> holds.
+Predicate = Callable[[_Lead, int, str | None], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """One conjunct of a handoff's criteria: the expression, its closure and its text."""
+
+    expr: n.Expr
+    holds: Predicate
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Dwell:
+    """How a stay in one stage is measured: the stage, the calendar its dwell is measured on,
+    and its limit with the calendar the limit is judged on."""
+
+    stage: Stage
+    calendar: BusinessCalendar
+    limit: Length | None
+    limit_calendar: BusinessCalendar | None
 
 
 class Engine:
@@ -365,6 +506,36 @@ class Engine:
                     self.index(name, trigger, action)
         self.counted = {t for cadence in agreement.cadences.values() for t in cadence.types}
         self.pausing = any(clock.pauses for clock in agreement.clocks.values())
+        # Criteria compiled once; they are evaluated at every handoff, clock start and event.
+        self.criteria = {
+            key: tuple(
+                _Part(part, self.compile(part), formatter.format_expr(part))
+                for part in _conjuncts(handoff.criteria)
+            )
+            for key, handoff in agreement.handoffs.items()
+        }
+        self.tiers = {
+            name: tuple(
+                None if goal.condition is None else self.compile(goal.condition)
+                for goal in clock.goals
+            )
+            for name, clock in agreement.clocks.items()
+        }
+        self.pauses = {
+            name: tuple(self.compile_pause(pause) for pause in clock.pauses)
+            for name, clock in agreement.clocks.items()
+            if clock.pauses
+        }
+        self.dwell = {
+            name: _Dwell(
+                stage,
+                self.calendars[stage.calendar],
+                stage.max_dwell,
+                None if stage.max_dwell is None else self.calendars[stage.max_dwell.calendar],
+            )
+            for name, stage in agreement.stages.items()
+        }
+        self.initial = ", ".join(s.name for s in agreement.stages.values() if s.initial)
 
     def index(self, rule: str, trigger: n.Trigger, action: int) -> None:
         match trigger:
@@ -406,13 +577,6 @@ class Engine:
 
     # -------------------------------------------------------- evaluation
 
-    def team_of(self, actor: str | None, team: str | None) -> str | None:
-        if team:
-            return team
-        if actor:
-            return self.agreement.roster.get(actor)
-        return None
-
     def owner_of(self, stage: str | None) -> str | None:
         if stage is None:
             return None
@@ -426,11 +590,21 @@ class Engine:
         return team == by.team.text
 
     def count(self, item: n.ActivityCount, state: _Lead, t: int, since_default: str | None) -> int:
+        types = frozenset(name.text for name in item.types)
+        return self.count_types(item, types, state, t, since_default)
+
+    def count_types(
+        self,
+        item: n.ActivityCount,
+        types: frozenset[str],
+        state: _Lead,
+        t: int,
+        since_default: str | None,
+    ) -> int:
         stage = item.since.text if item.since is not None else since_default
         if stage is None or stage not in state.entries:
             return 0
         since = state.entries[stage]
-        types = {name.text for name in item.types}
         return sum(
             1
             for activity in state.activities
@@ -440,40 +614,82 @@ class Engine:
             and self.actor_matches(item.by, activity.team, state.stage)
         )
 
-    def evaluate(self, expr: n.Expr, state: _Lead, t: int, since_default: str | None) -> bool:
-        attributes = state.attributes
+    def compile(self, expr: n.Expr) -> Predicate:
+        """A criterion as a closure; the evaluation rules of semantics.md 5, one case per node."""
         match expr:
             case n.And():
-                return all(self.evaluate(p, state, t, since_default) for p in expr.parts)
+                parts = tuple(self.compile(p) for p in expr.parts)
+                return lambda state, t, since: all(p(state, t, since) for p in parts)
             case n.Or():
-                return any(self.evaluate(p, state, t, since_default) for p in expr.parts)
+                parts = tuple(self.compile(p) for p in expr.parts)
+                return lambda state, t, since: any(p(state, t, since) for p in parts)
             case n.Not():
-                return not self.evaluate(expr.part, state, t, since_default)
+                part = self.compile(expr.part)
+                return lambda state, t, since: not part(state, t, since)
             case n.Presence():
-                return (expr.field.text in attributes) == expr.present
+                name, present = expr.field.text, expr.present
+                return lambda state, t, since: (name in state.attributes) == present
             case n.Comparison():
-                value = attributes.get(expr.field.text)
-                if value is None:
-                    return False
-                return _compare(value, expr.op, _literal(expr.value))
+                return self.compile_comparison(expr)
             case n.Membership():
-                value = attributes.get(expr.field.text)
-                if value is None:
-                    return False
-                found = any(_compare(value, "=", _literal(v)) for v in expr.values)
-                return found != expr.negated
+                return self.compile_membership(expr)
             case n.Recent():
-                value = attributes.get(expr.field.text)
-                if value is None:
-                    return False
-                instant = self.instant_of(value)
-                if instant is None or instant > t:
-                    return False
-                length = self.recent_length(expr.duration)
-                return self.calendars[length.calendar].elapsed(instant, t) <= length.micros
+                return self.compile_recent(expr)
             case n.ActivityCount():
-                return self.count(expr, state, t, since_default) >= expr.minimum
+                types = frozenset(name.text for name in expr.types)
+                minimum = expr.minimum
+
+                def counted(state: _Lead, t: int, since: str | None) -> bool:
+                    return self.count_types(expr, types, state, t, since) >= minimum
+
+                return counted
         raise AssertionError(expr)  # pragma: no cover
+
+    def compile_comparison(self, expr: n.Comparison) -> Predicate:
+        name, op, other = expr.field.text, _OPERATORS[expr.op], _literal(expr.value)
+
+        def compared(state: _Lead, t: int, since: str | None) -> bool:
+            # An unset attribute compares false (semantics.md 5).
+            value = state.attributes.get(name)
+            return value is not None and _compare(value, op, other)
+
+        return compared
+
+    def compile_membership(self, expr: n.Membership) -> Predicate:
+        name, negated = expr.field.text, expr.negated
+        values = tuple(_literal(v) for v in expr.values)
+
+        def member(state: _Lead, t: int, since: str | None) -> bool:
+            value = state.attributes.get(name)
+            if value is None:
+                return False
+            found = any(_compare(value, operator.eq, v) for v in values)
+            return found != negated
+
+        return member
+
+    def compile_recent(self, expr: n.Recent) -> Predicate:
+        name = expr.field.text
+        length = self.recent_length(expr.duration)
+        calendar = self.calendars[length.calendar]
+
+        def recent(state: _Lead, t: int, since: str | None) -> bool:
+            value = state.attributes.get(name)
+            if value is None:
+                return False
+            instant = self.instant_of(value)
+            if instant is None or instant > t:
+                return False
+            return calendar.elapsed(instant, t) <= length.micros
+
+        return recent
+
+    def compile_pause(self, pause: n.Pause) -> Callable[[_Lead, int], bool]:
+        if isinstance(pause, n.PauseInStages):
+            stages = frozenset(s.text for s in pause.stages)
+            return lambda state, t: state.stage is not None and state.stage in stages
+        condition = self.compile(pause.condition)
+        return lambda state, t: condition(state, t, state.stage)
 
     def recent_length(self, duration: n.Duration) -> Length:
         unit = duration.unit or "days"
@@ -494,17 +710,14 @@ class Engine:
         return None
 
     def failures(
-        self, exprs: Sequence[n.Expr], state: _Lead, t: int, since_default: str | None
+        self, parts: Sequence[_Part], state: _Lead, t: int, since_default: str | None
     ) -> list[tuple[str, str]]:
-        """The failing sub-conditions of a conjunction, each with the values seen."""
+        """The failing conjuncts of a handoff's criteria, each with the values seen."""
         failed: list[tuple[str, str]] = []
-        parts: list[n.Expr] = []
-        for expr in exprs:
-            parts.extend(expr.parts if isinstance(expr, n.And) else [expr])
         for part in parts:
-            if self.evaluate(part, state, t, since_default):
+            if part.holds(state, t, since_default):
                 continue
-            failed.append((formatter.format_expr(part), self.seen(part, state, t, since_default)))
+            failed.append((part.text, self.seen(part.expr, state, t, since_default)))
         return failed
 
     def seen(self, expr: n.Expr, state: _Lead, t: int, since_default: str | None) -> str:
@@ -529,8 +742,8 @@ class Engine:
 
     def start_clock(self, clock: Clock, state: _Lead, t: int, row: Origin) -> None:
         tier = 0
-        for index, goal in enumerate(clock.goals):
-            if goal.condition is None or self.evaluate(goal.condition, state, t, state.stage):
+        for index, condition in enumerate(self.tiers[clock.name]):
+            if condition is None or condition(state, t, state.stage):
                 tier = index
                 break
         goal = clock.goals[tier]
@@ -550,7 +763,6 @@ class Engine:
             calendar,
             clock.responsible or self.owner_of(state.stage),
             clock.warn,
-            segment=t,
             due=_deadline(calendar, t, goal.length.micros),
         )
         state.runs[clock.name] = run
@@ -574,7 +786,6 @@ class Engine:
             calendar,
             cadence.responsible or self.owner_of(state.stage),
             None,
-            segment=t,
             due=_deadline(calendar, t, cadence.within.micros),
             required=cadence.minimum,
         )
@@ -594,9 +805,9 @@ class Engine:
     ) -> None:
         del state.runs[run.rule]
         elapsed = run.elapsed(t)
-        if run.kind == "cadence" and outcome is Outcome.BREACHED and run.due is not None:
+        if not run.is_clock and outcome is Outcome.BREACHED and run.due is not None:
             elapsed = run.goal  # a cadence closes at its due instant
-        cycle = Cycle(
+        cycle = new_cycle(
             lead=state.lead,
             rule=run.rule,
             kind=run.kind,
@@ -633,7 +844,7 @@ class Engine:
     def breach(self, state: _Lead, run: _Run, cycle: Cycle) -> None:
         agreement = self.agreement
         rows = (run.start_row,) + ((cycle.end_row,) if cycle.end_row is not None else ())
-        if run.kind == "clock":
+        if run.is_clock:
             clause = agreement.clocks[run.rule].goals[run.tier].clause
             if cycle.ended is None:
                 message = (
@@ -653,7 +864,7 @@ class Engine:
             kind = ViolationKind.CADENCE_BREACHED
             at = cycle.due if cycle.due is not None else cycle.judged_at
         state.violations.append(
-            Violation(
+            new_violation(
                 lead=state.lead,
                 kind=kind,
                 rule=run.rule,
@@ -673,42 +884,52 @@ class Engine:
     def expire_cadences(self, state: _Lead, t: int) -> None:
         """Close cadence cycles whose window passed before t with too few activities."""
         for run in list(state.runs.values()):
-            if run.kind == "cadence" and run.elapsed(t) > run.goal:
+            # Elapsed time never decreases and equals the goal at `due`, so no window can have
+            # passed by then: the clock is read only for instants after it.
+            if not run.is_clock and (run.due is None or t > run.due) and run.elapsed(t) > run.goal:
                 due = run.due if run.due is not None else t
                 self.close(state, run, due, Outcome.BREACHED, None, due)
 
     # -------------------------------------------------------- stays
 
-    def leave(self, state: _Lead, t: int, next_stage: str | None, row: Origin | None) -> None:
+    def leave(self, state: _Lead, t: int, next_stage: str | None, row: Origin | None) -> int | None:
+        """Close the current stay at t; F(t) on its dwell calendar, when it was read."""
         if state.stage is None or state.entered_row is None:
-            return
-        stage = self.agreement.stages[state.stage]
-        dwell = self.calendars[stage.calendar].elapsed(state.entered, t)
+            return None
+        rule = self.dwell[state.stage]
+        stage, calendar = rule.stage, rule.calendar
+        entered = state.entered
+        now: int | None = None
+        if t <= entered:
+            dwell = 0  # calendar.elapsed(entered, t) of an empty interval
+        else:
+            now = calendar.clock(t)
+            base = state.entered_clock
+            if base is None:
+                base = calendar.clock(entered)
+            dwell = now - base
         state.stays.append(
-            Stay(
+            new_stay(
                 state.lead,
                 state.stage,
-                state.entered,
+                entered,
                 t if next_stage is not None else None,
                 next_stage,
                 dwell,
-                t - state.entered,
+                t - entered,
                 state.entered_row,
             )
         )
-        limit = stage.max_dwell
-        if limit is None:
-            return
+        limit, limit_calendar = rule.limit, rule.limit_calendar
+        if limit is None or limit_calendar is None:
+            return now
         # The limit may be absolute (`max dwell 5 days`): judge it on its own calendar.
-        limit_calendar = self.calendars[limit.calendar]
-        over = (
-            dwell if limit.calendar == stage.calendar else limit_calendar.elapsed(state.entered, t)
-        )
+        over = dwell if limit_calendar is calendar else limit_calendar.elapsed(entered, t)
         if over > limit.micros:
-            at = limit_calendar.deadline(state.entered, limit.micros)
+            at = limit_calendar.deadline(entered, limit.micros)
             rows = (state.entered_row,) + ((row,) if row is not None else ())
             state.violations.append(
-                Violation(
+                new_violation(
                     lead=state.lead,
                     kind=ViolationKind.STALL,
                     rule=stage.name,
@@ -720,13 +941,14 @@ class Engine:
                         f"stayed in {stage.name} for {_span_text(dwell)} of business time; "
                         f"the limit is {limit.text}"
                     ),
-                    started=state.entered,
+                    started=entered,
                     due=at,
                     ended=t if next_stage is not None else None,
                     elapsed=over,
-                    wall=t - state.entered,
+                    wall=t - entered,
                 )
             )
+        return now
 
     # -------------------------------------------------------- the fold
 
@@ -734,58 +956,72 @@ class Engine:
         self, lead: str, rows: Sequence[Row], as_of: int, trace: list[TraceEntry] | None = None
     ) -> LeadResult:
         """Fold one lead's rows (already in replay order) into its result."""
-        state = _Lead(lead)
         tracing = trace is not None
-        state.tracing = tracing
-        has_cadences = bool(self.agreement.cadences)
+        state = _Lead(lead, tracing)
+        attributes, runs, activities = state.attributes, state.runs, state.activities
+        expire = self.expire_cadences if self.agreement.cadences else None
+        pauses = self.update_pauses if self.pausing else None
+        on_activity, counted, roster = self.on_activity, self.counted, self.agreement.roster
+        rule_order = self.rule_order.__getitem__
+        new_activity = partial(tuple.__new__, Activity)
+        assign_kind, activity_kind, stage_kind = (
+            EventKind.ASSIGN,
+            EventKind.ACTIVITY,
+            EventKind.STAGE,
+        )
         first = True
+        events = 0
         for row in rows:
-            t = row.time
+            t, kind, value, actor, team = row.time, row.kind, row.value, row.actor, row.team
+            cells, origin, split = row.attributes, row.origin, row.cells
             if tracing:
                 state.notes = []
-            for name, value in row.attributes:
-                if value is None:
-                    state.attributes.pop(name, None)
+            for name, cell in cells:
+                if cell is None:
+                    attributes.pop(name, None)
                 else:
-                    state.attributes[name] = value
-            if has_cadences and state.runs:
-                self.expire_cadences(state, t)
+                    attributes[name] = cell
+            if runs and expire is not None:
+                expire(state, t)
             fired: dict[str, int] = {}
-            if first and not row.cells:
+            if first and not split:
                 # The first row of the lead creates it; cells split off a row are part of it.
-                _add(fired, self.on_create)
+                _add(fired, self.on_create, runs)
                 first = False
-            kind = row.kind
-            if kind is EventKind.ASSIGN:
-                state.owner = row.value
-                _add(fired, self.on_assign)
-            elif kind is EventKind.ACTIVITY and row.value is not None:
-                team = self.team_of(row.actor, row.team)
-                state.activities.append(Activity(t, row.value, row.actor, team))
-                for rule, action, by in self.on_activity.get(row.value, ()):
-                    if by is None or self.actor_matches(by, team, state.stage):
+            if kind is assign_kind:
+                state.owner = value
+                _add(fired, self.on_assign, runs)
+            elif kind is activity_kind and value is not None:
+                # A non-empty `team` cell wins over the roster (semantics.md 9).
+                if not team:
+                    team = roster.get(actor) if actor else None
+                activities.append(new_activity((t, value, actor, team)))
+                for rule, action, by in on_activity.get(value, ()):
+                    if (action & START or rule in runs) and (
+                        by is None or self.actor_matches(by, team, state.stage)
+                    ):
                         fired[rule] = fired.get(rule, 0) | action
-                if row.value in self.counted:
+                if value in counted:
                     self.count_activity(state, row, team, t)
-            elif kind is EventKind.STAGE and row.value is not None:
+            elif kind is stage_kind and value is not None:
                 left = state.stage
                 if self.change_stage(state, row):
-                    entered = row.value
                     if left is not None:
-                        _add(fired, self.on_leave.get(left, ()))
-                        _add(fired, self.on_handoff.get((left, entered), ()))
-                    _add(fired, self.on_enter.get(entered, ()))
+                        _add(fired, self.on_leave.get(left, ()), runs)
+                        _add(fired, self.on_handoff.get((left, value), ()), runs)
+                    _add(fired, self.on_enter.get(value, ()), runs)
             if fired:
-                for rule in sorted(fired, key=self.rule_order.__getitem__):
-                    self.act(state, rule, fired[rule], t, row.origin)
-            if self.pausing and state.runs:
-                self.update_pauses(state, t)
+                for rule in sorted(fired, key=rule_order):
+                    self.act(state, rule, fired[rule], t, origin)
+            if runs and pauses is not None:
+                pauses(state, t)
             if trace is not None:
                 trace.append(self.trace_entry(state, row, t))
+            events += not split
         # As-of: judge what is still open.
         state.notes = []
         self.expire_cadences(state, as_of)
-        for run in sorted(state.runs.values(), key=lambda r: r.rule):
+        for run in sorted(runs.values(), key=lambda r: r.rule):
             elapsed = run.elapsed(as_of)
             outcome = Outcome.BREACHED if elapsed > run.goal else Outcome.PENDING
             self.close(state, run, as_of, outcome, None, None)
@@ -804,22 +1040,24 @@ class Engine:
                     tuple(state.notes),
                 )
             )
-        state.cycles.sort(key=lambda c: (c.rule, c.index))
-        state.violations.sort(
-            key=lambda v: (v.at, v.kind.value, v.rule, tuple((o.file, o.row) for o in v.rows))
-        )
-        return LeadResult(
+        if len(state.cycles) > 1:
+            state.cycles.sort(key=lambda c: (c.rule, c.index))
+        if len(state.violations) > 1:
+            state.violations.sort(
+                key=lambda v: (v.at, v.kind.value, v.rule, tuple((o.file, o.row) for o in v.rows))
+            )
+        return new_lead_result(
             lead=lead,
             first_time=rows[0].time if rows else as_of,
             last_time=rows[-1].time if rows else as_of,
             final_stage=state.stage,
             owner=state.owner,
-            events=sum(1 for row in rows if not row.cells),
+            events=events,
             stays=tuple(state.stays),
             cycles=tuple(state.cycles),
             violations=tuple(state.violations),
-            activities=tuple(state.activities),
-            attributes=tuple(sorted((k, _show(v)) for k, v in state.attributes.items())),
+            activities=tuple(activities),
+            attributes=tuple(sorted([(k, _show(v)) for k, v in attributes.items()])),
         )
 
     def count_activity(self, state: _Lead, row: Row, team: str | None, t: int) -> None:
@@ -829,7 +1067,8 @@ class Engine:
                 continue
             if not self.actor_matches(cadence.by, team, state.stage):
                 continue
-            if run.elapsed(t) > run.goal:
+            # As in expire_cadences: nothing has expired by the due instant.
+            if (run.due is None or t > run.due) and run.elapsed(t) > run.goal:
                 continue  # expired; closed by expire_cadences
             run.count += 1
             if run.count >= run.required:
@@ -844,12 +1083,12 @@ class Engine:
         source = state.stage
         if source == target:
             return False
+        now: int | None = None
         if source is None:
             entered = agreement.stages[target]
             if not entered.initial:
-                initial = [s.name for s in agreement.stages.values() if s.initial]
                 state.violations.append(
-                    Violation(
+                    new_violation(
                         lead=state.lead,
                         kind=ViolationKind.INVALID_ENTRY,
                         rule=target,
@@ -859,7 +1098,7 @@ class Engine:
                         rows=(row.origin,),
                         message=(
                             f"the lead's first stage is {target}, which is not an initial stage "
-                            f"({', '.join(initial)})"
+                            f"({self.initial})"
                         ),
                     )
                 )
@@ -869,7 +1108,7 @@ class Engine:
             if handoff is None:
                 what = "a terminal stage" if agreement.stages[source].terminal else "a stage"
                 state.violations.append(
-                    Violation(
+                    new_violation(
                         lead=state.lead,
                         kind=ViolationKind.ILLEGAL_TRANSITION,
                         rule=f"{source} -> {target}",
@@ -882,7 +1121,7 @@ class Engine:
                     )
                 )
             else:
-                failed = self.failures(handoff.criteria, state, t, source)
+                failed = self.failures(self.criteria[(source, target)], state, t, source)
                 failed.extend(
                     (f"{name} is set", f"{name} is not set")
                     for name in handoff.required
@@ -890,7 +1129,7 @@ class Engine:
                 )
                 if failed:
                     state.violations.append(
-                        Violation(
+                        new_violation(
                             lead=state.lead,
                             kind=ViolationKind.CRITERIA_UNMET,
                             rule=f"{source} -> {target}",
@@ -903,27 +1142,26 @@ class Engine:
                             details=tuple(failed),
                         )
                     )
-            self.leave(state, t, target, row.origin)
+            now = self.leave(state, t, target, row.origin)
+            # F(t) just read for the stay that ended is where the next one starts, when both
+            # stages measure dwell on the same calendar.
+            if self.dwell[source].calendar is not self.dwell[target].calendar:
+                now = None
         state.stage = target
         state.entered = t
+        state.entered_clock = now
         state.entered_row = row.origin
         state.entries[target] = t
         return True
 
     def update_pauses(self, state: _Lead, t: int) -> None:
         for run in state.runs.values():
-            if run.kind != "clock":
+            if not run.is_clock:
                 continue
-            clock = self.agreement.clocks[run.rule]
-            if not clock.pauses:
+            pauses = self.pauses.get(run.rule)
+            if pauses is None:
                 continue
-            paused = any(
-                (state.stage is not None and any(s.text == state.stage for s in p.stages))
-                if isinstance(p, n.PauseInStages)
-                else self.evaluate(p.condition, state, t, state.stage)
-                for p in clock.pauses
-            )
-            run.set_paused(paused, t)
+            run.set_paused(any(paused(state, t) for paused in pauses), t)
 
     def trace_entry(self, state: _Lead, row: Row, t: int) -> TraceEntry:
         clocks = tuple(
@@ -990,28 +1228,41 @@ def _deadline(calendar: BusinessCalendar, start: int, amount: int) -> int | None
         return None
 
 
-def _add(fired: dict[str, int], entries: Iterable[tuple[str, int]]) -> None:
+def _add(
+    fired: dict[str, int], entries: Iterable[tuple[str, int]], runs: Mapping[str, _Run]
+) -> None:
+    """Collect an event's triggers per rule; a stop or cancel of a rule with no running cycle
+    is left out, since `act` would do nothing with it (and only `act` starts or closes a run)."""
     for rule, action in entries:
-        fired[rule] = fired.get(rule, 0) | action
+        if action & START or rule in runs:
+            fired[rule] = fired.get(rule, 0) | action
+
+
+def _conjuncts(criteria: Sequence[n.Expr]) -> list[n.Expr]:
+    """A handoff's criteria lines split at their top-level `and`s, in order."""
+    parts: list[n.Expr] = []
+    for expr in criteria:
+        parts.extend(expr.parts if isinstance(expr, n.And) else [expr])
+    return parts
 
 
 def _literal(literal: n.Literal) -> Any:
     return literal.value
 
 
-def _compare(value: Value, op: str, other: Any) -> bool:
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _compare(value: Value, op: Callable[[Any, Any], Any], other: Any) -> bool:
     try:
-        if op == "=":
-            return bool(value == other)
-        if op == "!=":
-            return bool(value != other)
-        if op == "<":
-            return bool(value < other)
-        if op == "<=":
-            return bool(value <= other)
-        if op == ">":
-            return bool(value > other)
-        return bool(value >= other)
+        return bool(op(value, other))
     except TypeError:
         return False
 
@@ -1022,6 +1273,8 @@ def _micros(value: dt.datetime) -> int:
 
 
 def _show(value: Value | None) -> str:
+    if value.__class__ is str:
+        return value  # the common case, checked first
     if value is None:
         return "(not set)"
     if isinstance(value, bool):

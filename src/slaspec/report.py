@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from slaspec.compiler import Agreement
 from slaspec.diagnostics import Diagnostic
 from slaspec.events import Origin
-from slaspec.results import Cycle, Outcome, ReplayResult, Violation
+from slaspec.results import Accounting, Cycle, LeadResult, Outcome, ReplayResult, Violation
 
 SCHEMA_VERSION = "1.0"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class _Model(BaseModel):
@@ -185,11 +187,20 @@ def iso(micros: int | None) -> str | None:
     if micros is None:
         return None
     seconds, fraction = divmod(micros, 1_000_000)
-    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # A report writes several instants per cycle; the date part repeats, the time is arithmetic.
+    day, of_day = divmod(seconds, 86_400)
+    hour, rest = divmod(of_day, 3600)
+    minute, second = divmod(rest, 60)
+    text = f"{_date(day)}T{hour:02d}:{minute:02d}:{second:02d}"
     if fraction:
         text += f".{fraction:06d}"
     return text + "Z"
+
+
+@lru_cache(maxsize=4096)
+def _date(day: int) -> str:
+    """The UTC date `day` days after 1970-01-01, as the reference strftime writes it."""
+    return (_EPOCH + dt.timedelta(days=day)).strftime("%Y-%m-%d")
 
 
 def seconds(micros: int | None) -> float | None:
@@ -203,52 +214,115 @@ def _row(origin: Origin) -> RowRef:
     return RowRef(file=origin.file, row=origin.row)
 
 
-def attainment(cycles: Iterable[Cycle], team: str | None) -> Attainment:
-    """Counts of outcomes and the attainment ratio of a set of cycles."""
-    counts: Counter[Outcome] = Counter()
-    at_risk = 0
-    for cycle in cycles:
-        counts[cycle.outcome] += 1
-        at_risk += cycle.at_risk
-    met, breached = counts[Outcome.MET], counts[Outcome.BREACHED]
+# Outcome counts of a set of cycles: met, breached, pending, at risk, cancelled.
+_MET, _BREACHED, _PENDING, _AT_RISK, _CANCELLED = range(5)
+_SLOT = {
+    Outcome.MET: _MET,
+    Outcome.BREACHED: _BREACHED,
+    Outcome.PENDING: _PENDING,
+    Outcome.CANCELLED: _CANCELLED,
+}
+
+
+def _attainment(counts: Sequence[int], team: str | None) -> Attainment:
+    met, breached = counts[_MET], counts[_BREACHED]
     ratio = None if met + breached == 0 else met / (met + breached)
     return Attainment(
         team=team,
         met=met,
         breached=breached,
-        pending=counts[Outcome.PENDING],
-        at_risk=at_risk,
-        cancelled=counts[Outcome.CANCELLED],
+        pending=counts[_PENDING],
+        at_risk=counts[_AT_RISK],
+        cancelled=counts[_CANCELLED],
         attainment=ratio,
     )
 
 
+def attainment(cycles: Iterable[Cycle], team: str | None) -> Attainment:
+    """Counts of outcomes and the attainment ratio of a set of cycles."""
+    counts = [0] * 5
+    for cycle in cycles:
+        counts[_SLOT[cycle.outcome]] += 1
+        counts[_AT_RISK] += cycle.at_risk
+    return _attainment(counts, team)
+
+
+class Tally:
+    """The report's summaries, counted lead by lead: outcomes per rule and responsible team,
+    violations per kind and per team.
+
+    A tally of disjoint sets of leads merges exactly (`merge`), and counting needs no record
+    kept, so a million-event replay can be summarised as it streams.
+    """
+
+    __slots__ = ("by_kind", "by_team", "outcomes")
+
+    def __init__(self) -> None:
+        # (rule, responsible team or "") -> outcome counts, as in `attainment`.
+        self.outcomes: dict[tuple[str, str], list[int]] = {}
+        self.by_kind: Counter[str] = Counter()
+        self.by_team: Counter[str] = Counter()
+
+    def add(self, lead: LeadResult) -> None:
+        """Count one lead's cycles and violations."""
+        outcomes = self.outcomes
+        for cycle in lead.cycles:
+            key = (cycle.rule, cycle.responsible or "")
+            counts = outcomes.get(key)
+            if counts is None:
+                counts = outcomes[key] = [0] * 5
+            counts[_SLOT[cycle.outcome]] += 1
+            counts[_AT_RISK] += cycle.at_risk
+        for violation in lead.violations:
+            self.by_kind[violation.kind.value] += 1
+            self.by_team[violation.responsible or "(no team)"] += 1
+
+    def merge(self, other: Tally) -> None:
+        """Add the counts of a tally of other leads."""
+        for key, counts in other.outcomes.items():
+            mine = self.outcomes.setdefault(key, [0] * 5)
+            for slot, count in enumerate(counts):
+                mine[slot] += count
+        self.by_kind.update(other.by_kind)
+        self.by_team.update(other.by_team)
+
+    def rules(self, agreement: Agreement) -> list[RuleSummary]:
+        """Every clock and cadence with its outcomes, overall and by responsible team."""
+        teams: dict[str, dict[str, list[int]]] = defaultdict(dict)
+        for (rule, team), counts in self.outcomes.items():
+            teams[rule][team] = counts
+        rules: list[tuple[str, str, Literal["clock", "cadence"], str]] = [
+            (c.name, c.title, "clock", str(c.clause)) for c in agreement.clocks.values()
+        ]
+        rules += [(c.name, c.title, "cadence", str(c.clause)) for c in agreement.cadences.values()]
+        summaries: list[RuleSummary] = []
+        for name, title, kind, clause in rules:
+            by_team = teams.get(name, {})
+            overall = [sum(counts[slot] for counts in by_team.values()) for slot in range(5)]
+            summaries.append(
+                RuleSummary(
+                    name=name,
+                    title=title,
+                    kind=kind,
+                    clause=clause,
+                    overall=_attainment(overall, None),
+                    by_team=[_attainment(by_team[t], t or None) for t in sorted(by_team)],
+                )
+            )
+        return summaries
+
+
+def tally(leads: Iterable[LeadResult]) -> Tally:
+    """The summaries of a set of leads."""
+    counted = Tally()
+    for lead in leads:
+        counted.add(lead)
+    return counted
+
+
 def rule_summaries(agreement: Agreement, result: ReplayResult) -> list[RuleSummary]:
     """Every clock and cadence with its outcomes, overall and by responsible team."""
-    by_rule: dict[str, list[Cycle]] = defaultdict(list)
-    for cycle in result.cycles:
-        by_rule[cycle.rule].append(cycle)
-    summaries: list[RuleSummary] = []
-    rules: list[tuple[str, str, Literal["clock", "cadence"], str]] = [
-        (c.name, c.title, "clock", str(c.clause)) for c in agreement.clocks.values()
-    ]
-    rules += [(c.name, c.title, "cadence", str(c.clause)) for c in agreement.cadences.values()]
-    for name, title, kind, clause in rules:
-        cycles = by_rule.get(name, [])
-        teams: dict[str, list[Cycle]] = defaultdict(list)
-        for cycle in cycles:
-            teams[cycle.responsible or ""].append(cycle)
-        summaries.append(
-            RuleSummary(
-                name=name,
-                title=title,
-                kind=kind,
-                clause=clause,
-                overall=attainment(cycles, None),
-                by_team=[attainment(teams[t], t or None) for t in sorted(teams)],
-            )
-        )
-    return summaries
+    return tally(result.leads).rules(agreement)
 
 
 def _cycle(cycle: Cycle) -> CycleOut:
@@ -323,10 +397,38 @@ def build_report(
     The summaries (rules, counts by kind and team) are always complete; leaving the long lists
     out keeps a text summary of a million-event log from building a million records.
     """
-    found = result.violations
-    by_kind = Counter(v.kind.value for v in found)
-    by_team = Counter(v.responsible or "(no team)" for v in found)
-    accounting = result.accounting
+    return summary_report(
+        agreement,
+        tally(result.leads),
+        result.as_of,
+        result.accounting,
+        result.rejections,
+        inputs,
+        slaspec_version,
+        holidays_version,
+        dst_resolved,
+        cycles=[_cycle(c) for c in result.cycles] if cycles else [],
+        violations=[_violation(v) for v in result.violations] if violations else [],
+    )
+
+
+def summary_report(
+    agreement: Agreement,
+    counted: Tally,
+    as_of: int,
+    accounting: Accounting,
+    rejections: Iterable[Diagnostic],
+    inputs: Iterable[InputFile],
+    slaspec_version: str,
+    holidays_version: str,
+    dst_resolved: int = 0,
+    cycles: Sequence[CycleOut] = (),
+    violations: Sequence[ViolationOut] = (),
+) -> Report:
+    """The report document from a tally of the leads; the long lists as given (none by default).
+
+    Writers that stream the lists (render.json_chunks) start from this document without them.
+    """
     return Report(
         slaspec_version=slaspec_version,
         holidays_version=holidays_version,
@@ -338,7 +440,7 @@ def build_report(
             files=list(agreement.files),
         ),
         inputs=list(inputs),
-        as_of=iso(result.as_of) or "",
+        as_of=iso(as_of) or "",
         accounting=AccountingOut(
             read=accounting.read,
             replayed=accounting.replayed,
@@ -347,12 +449,12 @@ def build_report(
             after_as_of=accounting.after_as_of,
             dst_resolved=dst_resolved or accounting.dst_resolved,
         ),
-        rules=rule_summaries(agreement, result),
-        violations_by_kind=dict(sorted(by_kind.items())),
-        violations_by_team=dict(sorted(by_team.items())),
-        violations=[_violation(v) for v in found] if violations else [],
-        cycles=[_cycle(c) for c in result.cycles] if cycles else [],
-        rejections=[_rejection(d) for d in result.rejections],
+        rules=counted.rules(agreement),
+        violations_by_kind=dict(sorted(counted.by_kind.items())),
+        violations_by_team=dict(sorted(counted.by_team.items())),
+        violations=list(violations),
+        cycles=list(cycles),
+        rejections=[_rejection(d) for d in rejections],
     )
 
 

@@ -7,8 +7,9 @@ per-lead records are concatenated and sorted), so quantiles are taken only after
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, NamedTuple, TypeVar
 
 from slaspec.diagnostics import Diagnostic, sort_key
 from slaspec.events import Origin
@@ -96,9 +97,12 @@ class Stay:
     row: Origin
 
 
-@dataclass(frozen=True, slots=True)
-class Activity:
-    """An activity a lead received, with the team it is attributed to."""
+class Activity(NamedTuple):
+    """An activity a lead received, with the team it is attributed to.
+
+    A tuple record rather than a dataclass: a replay builds one per activity row (a third of a
+    large log), and a tuple costs a third as much to build.
+    """
 
     time: int
     type: str
@@ -196,3 +200,47 @@ def merge(parts: Iterable[ReplayResult]) -> ReplayResult:
     leads.sort(key=lambda lead: lead.lead)
     rejections.sort(key=sort_key)
     return ReplayResult(items[0].as_of, accounting, tuple(leads), tuple(rejections))
+
+
+# ---------------------------------------------------------------- building records fast
+
+_Record = TypeVar("_Record")
+
+
+def builder(cls: type[_Record]) -> Callable[..., _Record]:
+    """A constructor of a frozen slotted dataclass, for hot loops: same arguments and defaults,
+    a record equal to `cls(...)`, built for a fraction of the cost.
+
+    A frozen dataclass sets each field through `object.__setattr__`; a million-event replay
+    builds about a million of these records, and that is a sixth of its time. The builder fills
+    a plain twin class with the same slots and then gives the object its real class, which
+    Python allows because the two layouts are identical. The code is generated from the
+    dataclass's own field list, the way `dataclasses` generates `__init__`, so a new field
+    cannot be forgotten; tests compare every builder with its class.
+    """
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    defaults = {
+        f.name: f.default
+        for f in fields(cls)  # type: ignore[arg-type]
+        if f.default is not MISSING
+    }
+    twin = type(f"_{cls.__name__}Draft", (), {"__slots__": names})
+    parameters = ", ".join(
+        f"{name}=_default_{name}" if name in defaults else name for name in names
+    )
+    body = "".join(f"    record.{name} = {name}\n" for name in names)
+    source = (
+        f"def build_{cls.__name__}({parameters}):\n"
+        f"    record = _twin()\n{body}    record.__class__ = _cls\n    return record\n"
+    )
+    namespace: dict[str, Any] = {"_twin": twin, "_cls": cls}
+    namespace.update({f"_default_{name}": value for name, value in defaults.items()})
+    exec(source, namespace)
+    built: Callable[..., _Record] = namespace[f"build_{cls.__name__}"]
+    return built
+
+
+new_stay = builder(Stay)
+new_cycle = builder(Cycle)
+new_violation = builder(Violation)
+new_lead_result = builder(LeadResult)

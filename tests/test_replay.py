@@ -1,0 +1,131 @@
+"""`prepare` and the fold's shortcuts: cases the golden folders do not pin down.
+
+The golden cases (test_replay_cases.py) and the properties (test_replay_properties.py) judge
+the results; these tests pin the details of the fast paths: the replay order of rows that tie,
+the default as-of before 1970, cached cell typing, and the business-clock reads the fold saves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+from conftest import DATA, check_text
+from slaspec import readers
+from slaspec.events import Event, EventKind, Origin
+from slaspec.replay import Engine, Row, prepare, replay_prepared
+
+BASE = (DATA / "replay" / "base.sla").read_text(encoding="utf-8")
+AGREEMENT = check_text(BASE, "base.sla").agreement
+assert AGREEMENT is not None
+ENGINE = Engine(AGREEMENT)
+HOUR = 3_600_000_000
+
+
+def event(
+    lead: str, time: int, kind: EventKind, value: str | None, seq: int, **cells: str
+) -> Event:
+    return Event(
+        lead=lead,
+        time=time,
+        kind=kind,
+        value=value,
+        actor=None,
+        team=None,
+        event_id=None,
+        attributes=tuple(sorted(cells.items())),
+        origin=Origin("log.csv", seq + 2),
+        seq=seq,
+    )
+
+
+def test_rows_that_tie_on_time_kind_and_seq_keep_input_order() -> None:
+    # Two reads given the same seq numbers: the stable sort keeps the order prepare saw.
+    items = [
+        event("A", 5, EventKind.STAGE, "mql", 0),
+        event("A", 5, EventKind.STAGE, "inquiry", 0),
+        event("A", 1, EventKind.ACTIVITY, "call", 0),
+    ]
+    rows = prepare(AGREEMENT, items).leads["A"]
+    assert [(r.time, r.value, r.origin.row) for r in rows] == [
+        (1, "call", 2),
+        (5, "mql", 2),
+        (5, "inquiry", 2),
+    ]
+
+
+def test_cells_of_a_stage_row_become_an_update_just_before_it() -> None:
+    items = [event("A", 5, EventKind.STAGE, "Lead", 3, score="72", email="a@x.example")]
+    prepared = prepare(AGREEMENT, items)
+    update, stage = prepared.leads["A"]
+    assert update == Row(
+        "A",
+        5,
+        EventKind.UPDATE,
+        3,
+        None,
+        None,
+        None,
+        (("email", "a@x.example"), ("score", Decimal("72"))),
+        Origin("log.csv", 5),
+        True,
+    )
+    assert (stage.kind, stage.value, stage.attributes, stage.cells) == (
+        EventKind.STAGE,
+        "inquiry",  # the alias `Lead` resolved
+        (),
+        False,
+    )
+    assert prepared.accounting.replayed == 1
+
+
+def test_default_as_of_is_the_latest_kept_instant_even_before_1970() -> None:
+    items = [
+        event("A", -5 * HOUR, EventKind.STAGE, "inquiry", 0),
+        event("A", -2 * HOUR, EventKind.STAGE, "mql", 1),
+    ]
+    prepared = prepare(AGREEMENT, items)
+    assert prepared.as_of == -2 * HOUR
+    assert prepare(AGREEMENT, []).as_of == 0
+
+
+def test_a_cell_is_typed_once_and_a_bad_one_rejects_only_its_row() -> None:
+    items = [
+        event("A", 1, EventKind.UPDATE, None, 0, score="85"),
+        event("B", 1, EventKind.UPDATE, None, 1, score="85"),
+        event("C", 1, EventKind.UPDATE, None, 2, score="85%"),
+        event("C", 2, EventKind.UPDATE, None, 3, score="85%"),
+    ]
+    prepared = prepare(AGREEMENT, items)
+    (a,) = prepared.leads["A"]
+    (b,) = prepared.leads["B"]
+    assert a.attributes == (("score", Decimal("85")),)
+    assert a.attributes[0] is b.attributes[0]  # the same typed pair, shared
+    assert "C" not in prepared.leads
+    assert [(d.code, d.row) for d in prepared.rejections] == [("SLA911", 4), ("SLA911", 5)]
+    assert prepared.accounting.rejected == 2 and prepared.accounting.balanced
+
+
+def test_dwell_and_stalls_agree_whether_or_not_the_entry_clock_was_reused() -> None:
+    # inquiry -> mql -> sal -> sql within a day, and sal held past its 3-day limit: each stay's
+    # business dwell must equal the calendar's elapsed time over the stay.
+    text = (
+        "lead_id,timestamp,type,value,score,email\n"
+        "A,2026-03-02T09:00:00+11:00,stage,inquiry,90,a@x.example\n"
+        "A,2026-03-02T09:00:00+11:00,stage,mql,,\n"
+        "A,2026-03-02T11:00:00+11:00,stage,sal,,\n"
+        "A,2026-03-09T15:00:00+11:00,stage,sql,,\n"
+    )
+    items = list(readers.read_log(text, "log.csv", "csv", readers.ReadOptions()))
+    (lead,) = replay_prepared(ENGINE, prepare(AGREEMENT, items)).leads
+    calendar = ENGINE.calendars["sydney"]
+    for stay in lead.stays:
+        end = stay.left if stay.left is not None else lead.last_time
+        assert stay.dwell == calendar.elapsed(stay.entered, end), stay
+    stalls = [v for v in lead.violations if v.kind.value == "stall"]
+    assert [v.rule for v in stalls] == ["sal"]
+    working_day = 7 * HOUR + HOUR // 2  # 09:00-12:00 and 13:00-17:30
+    assert stalls[0].at == calendar.deadline(stalls[0].started or 0, 3 * working_day)
+    # The same rows replayed one by one give the same lead.
+    again = ENGINE.replay_lead("A", prepare(AGREEMENT, items).leads["A"], lead.last_time)
+    assert dataclasses.asdict(again) == dataclasses.asdict(lead)
