@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from slaspec.compiler import Agreement
 from slaspec.events import Origin
 from slaspec.report import Report, iso, percent
-from slaspec.results import Cycle, LeadResult, Violation
+from slaspec.results import Cycle, LeadResult, Violation, human_duration
 
 if TYPE_CHECKING:
     from slaspec.replay import TraceEntry
@@ -392,18 +392,6 @@ def _local_micros(micros: int, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def _duration(micros: int) -> str:
-    seconds = micros // 1_000_000
-    # Hours, not days: a "day" of business time would read as 24 hours of it.
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
 def render_timeline(
     agreement: Agreement, result: LeadResult, trace: Sequence[TraceEntry], as_of: int
 ) -> str:
@@ -423,7 +411,7 @@ def render_timeline(
             out.append(f"    stage: {entry.stage or '(none)'}")
         for rule, state, elapsed, due in entry.clocks:
             due_text = f", due {_local_micros(due, zone)}" if due is not None else ""
-            out.append(f"    {rule}: {state}, {_duration(elapsed)} elapsed{due_text}")
+            out.append(f"    {rule}: {state}, {human_duration(elapsed)} elapsed{due_text}")
         for note in entry.notes:
             out.append(f"    - {note}")
     out.append("")
@@ -461,6 +449,6 @@ def render_timeline(
         risk = " (at risk)" if cycle.at_risk else ""
         out.append(
             f"  {cycle.rule} #{cycle.index}: {cycle.outcome.value}{risk}, "
-            f"{_duration(cycle.elapsed)} of {cycle.goal_text}"
+            f"{human_duration(cycle.elapsed)} of {cycle.goal_text}"
         )
     return "\n".join(out) + "\n"

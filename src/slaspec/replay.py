@@ -42,6 +42,7 @@ from slaspec.results import (
     Violation,
     ViolationKind,
     builder,
+    human_duration,
     new_cycle,
     new_lead_result,
     new_stay,
@@ -848,12 +849,12 @@ class Engine:
             clause = agreement.clocks[run.rule].goals[run.tier].clause
             if cycle.ended is None:
                 message = (
-                    f"still open at as-of after {_span_text(cycle.elapsed)} of business time; "
+                    f"still open at as-of after {human_duration(cycle.elapsed)} of business time; "
                     f"the goal was {run.goal_text}"
                 )
             else:
                 message = (
-                    f"stopped after {_span_text(cycle.elapsed)} of business time; the goal "
+                    f"stopped after {human_duration(cycle.elapsed)} of business time; the goal "
                     f"was {run.goal_text}"
                 )
             kind = ViolationKind.CLOCK_BREACHED
@@ -938,7 +939,7 @@ class Engine:
                     at=at,
                     rows=rows,
                     message=(
-                        f"stayed in {stage.name} for {_span_text(dwell)} of business time; "
+                        f"stayed in {stage.name} for {human_duration(dwell)} of business time; "
                         f"the limit is {limit.text}"
                     ),
                     started=entered,
@@ -1286,16 +1287,3 @@ def _show(value: Value | None) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
-
-
-def _span_text(micros: int) -> str:
-    """A duration for people: 2h 05m, 50h 10m, 45s."""
-    seconds = micros // 1_000_000
-    # Hours, not days: a "day" of business time would read as 24 hours of it.
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"

@@ -244,3 +244,16 @@ new_stay = builder(Stay)
 new_cycle = builder(Cycle)
 new_violation = builder(Violation)
 new_lead_result = builder(LeadResult)
+
+
+def human_duration(micros: int) -> str:
+    """A duration for people: 2h 05m, 50h 10m, 45s."""
+    seconds = micros // 1_000_000
+    # Hours, not days: a "day" of business time would read as 24 hours of it.
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

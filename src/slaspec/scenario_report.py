@@ -18,6 +18,7 @@ from slaspec import reporters
 from slaspec.diagnostics import Diagnostic
 from slaspec.events import EventKind
 from slaspec.replay import TraceEntry
+from slaspec.results import human_duration
 from slaspec.scenarios import (
     CATEGORIES,
     CheckResult,
@@ -123,7 +124,8 @@ def timeline_text(run: LeadRun, result: ScenarioResult) -> list[str]:
             lines.append(f"        stage: {last.stage or '(none)'}")
             for rule, state, elapsed, due in last.clocks:
                 due_text = f", due {show_time(due, zone)}" if due is not None else ""
-                lines.append(f"        {rule}: {state}, {_duration(elapsed)} elapsed{due_text}")
+                spent = human_duration(elapsed)
+                lines.append(f"        {rule}: {state}, {spent} elapsed{due_text}")
         for entry in group:
             for note in entry.notes:
                 lines.append(f"        - {note}")
@@ -149,18 +151,6 @@ def _event_words(entry: TraceEntry, written: Mapping[int, str]) -> str:
         return f"{text}   {where}"
     kind = entry.kind.name.lower() if entry.kind is not EventKind.UPDATE else "update"
     return f"{kind} {entry.value or ''}".rstrip() + f"   {where}"
-
-
-def _duration(micros: int) -> str:
-    """A duration for people: 2h 05m, 50h 10m, 45s (hours, not days of business time)."""
-    seconds = micros // 1_000_000
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def coverage_text(report: Coverage) -> list[str]:
