@@ -1,4 +1,4 @@
-"""The replay-side commands in-process: replay, explain, schema, generate; goldens and exit codes."""
+"""The replay-side commands in-process: replay, explain, schema, generate; exit codes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import DATA, ROOT, golden
 
+from conftest import DATA, ROOT, golden
 from slaspec import cli
 from slaspec.report import Report
 
@@ -84,8 +84,7 @@ def test_fail_on_is_quiet_for_a_clean_log(
 ) -> None:
     log = tmp_path / "clean.csv"
     log.write_text(
-        "lead_id,timestamp,type,value,actor\n"
-        "K1,2026-03-02T09:00:00+13:00,stage,inquiry,\n",
+        "lead_id,timestamp,type,value,actor\nK1,2026-03-02T09:00:00+13:00,stage,inquiry,\n",
         encoding="utf-8",
     )
     code, out, _ = run(capsys, "replay", SOLO, str(log), "--fail-on", "violation")
@@ -112,9 +111,7 @@ def test_rejected_rows_are_reported_and_the_rest_replays(
     assert "bad.csv:3: SLA903" in out
 
 
-def test_strict_stops_at_a_rejected_row(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_strict_stops_at_a_rejected_row(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "replay", SOLO, str(_bad_log(tmp_path)), "--strict")
     assert (code, out) == (2, "")
     assert "SLA903" in err
@@ -230,7 +227,9 @@ def test_generate_bad_start(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_the_readme_main_job_runs(capsys: pytest.CaptureFixture[str]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    command = next(line for line in readme.splitlines() if "slaspec replay" in line and "pip" in line)
+    command = next(
+        line for line in readme.splitlines() if "slaspec replay" in line and "pip" in line
+    )
     argv = command.split(".venv/bin/slaspec ", 1)[1].split()
     code, out, _ = run(capsys, *argv)
     assert code == 0
@@ -242,7 +241,12 @@ def test_every_example_agreement_replays_its_sample_log(
     capsys: pytest.CaptureFixture[str], name: str
 ) -> None:
     code, out, _ = run(
-        capsys, "replay", f"agreements/{name}.sla", f"examples/{name}.events.csv", "--format", "json"
+        capsys,
+        "replay",
+        f"agreements/{name}.sla",
+        f"examples/{name}.events.csv",
+        "--format",
+        "json",
     )
     assert code == 0
     report = json.loads(out)

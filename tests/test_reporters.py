@@ -444,7 +444,9 @@ def test_sarif_structure() -> None:
     used = sorted({d.code for d in DIAGNOSTICS})
     assert [rule["id"] for rule in driver["rules"]] == used
     sla101 = driver["rules"][used.index("SLA101")]
-    assert sla101["helpUri"] == "https://example.org/slaspec/docs/diagnostics.md#sla101-undefined-name"
+    assert (
+        sla101["helpUri"] == "https://example.org/slaspec/docs/diagnostics.md#sla101-undefined-name"
+    )
     assert sla101["name"] == "undefined-name"
     # The finding without a file is a notification; every other one is a located result.
     assert len(run["results"]) == len(DIAGNOSTICS) - 1
