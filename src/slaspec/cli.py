@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from slaspec import __version__, formatter, readers, reporters
 from slaspec import calendar as business_calendar
-from slaspec import generate as generator
 from slaspec import render as report_render
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
 from slaspec.events import Event
@@ -624,6 +623,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         raise UsageError(f"--start {args.start!r} is not a date; write YYYY-MM-DD") from None
     if args.leads < 0 or args.days < 1:
         raise UsageError("--leads must be 0 or more and --days 1 or more")
+    from slaspec import generate as generator  # only this command needs it; keeps start-up fast
+
     lines = generator.generate_csv(checked.agreement, args.leads, args.seed, start, args.days)
     if args.output is None or args.output == "-":
         for line in lines:
