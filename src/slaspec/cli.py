@@ -732,6 +732,10 @@ def build_parser() -> argparse.ArgumentParser:
     from slaspec.cli_test import add_test_command
 
     add_test_command(commands)
+
+    from slaspec.cli_diff import add_diff_command
+
+    add_diff_command(commands)
     return parser
 
 
