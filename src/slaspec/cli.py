@@ -641,6 +641,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- argument parsing
 
 
+def add_log_reading_options(command: argparse.ArgumentParser) -> None:
+    """The options every command that reads event logs shares: as-of, zone, DST, encoding, -o."""
+    command.add_argument(
+        "--as-of",
+        metavar="INSTANT",
+        help="judge open cycles at this instant (default: the latest timestamp in the logs)",
+    )
+    command.add_argument(
+        "--log-timezone", metavar="ZONE", help="IANA zone of timestamps without an offset"
+    )
+    command.add_argument(
+        "--dst-policy",
+        choices=("reject", "earlier", "later"),
+        default="reject",
+        help="what to do with local times that fall in a DST gap or fold",
+    )
+    command.add_argument("--encoding", default="utf-8", help="text encoding of the logs")
+    command.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = _Parser(
@@ -679,22 +699,7 @@ def build_parser() -> argparse.ArgumentParser:
     def log_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("agreement", metavar="AGREEMENT")
         command.add_argument("logs", nargs="+", metavar="LOG", help="canonical event logs, or -")
-        command.add_argument(
-            "--as-of",
-            metavar="INSTANT",
-            help="judge open cycles at this instant (default: the latest timestamp in the log)",
-        )
-        command.add_argument(
-            "--log-timezone", metavar="ZONE", help="IANA zone of timestamps without an offset"
-        )
-        command.add_argument(
-            "--dst-policy",
-            choices=("reject", "earlier", "later"),
-            default="reject",
-            help="what to do with local times that fall in a DST gap or fold",
-        )
-        command.add_argument("--encoding", default="utf-8", help="text encoding of the logs")
-        command.add_argument("-o", "--output", metavar="FILE", help="write to FILE")
+        add_log_reading_options(command)
 
     replay = commands.add_parser("replay", help="replay event logs against an agreement")
     log_options(replay)

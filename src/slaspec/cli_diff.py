@@ -30,6 +30,7 @@ from slaspec.cli import (
     _report_file_errors,
     _today,
     _write_output,
+    add_log_reading_options,
     decode_source,
     read_source,
 )
@@ -74,22 +75,7 @@ def add_diff_command(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="LOG",
         help="replay this canonical event log under both versions and compare (repeatable)",
     )
-    diff.add_argument(
-        "--as-of",
-        metavar="INSTANT",
-        help="judge open cycles at this instant (default: the latest timestamp in the logs)",
-    )
-    diff.add_argument(
-        "--log-timezone", metavar="ZONE", help="IANA zone of log timestamps without an offset"
-    )
-    diff.add_argument(
-        "--dst-policy",
-        choices=("reject", "earlier", "later"),
-        default="reject",
-        help="what to do with local times that fall in a DST gap or fold",
-    )
-    diff.add_argument("--encoding", default="utf-8", help="text encoding of the logs")
-    diff.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    add_log_reading_options(diff)
     diff.set_defaults(handler=cmd_diff)
 
 
