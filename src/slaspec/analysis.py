@@ -787,8 +787,21 @@ class Analyser:
             for target in agreement.targets.values()
             if (cohort := self._cohort(target.name)) is not None
         )
+        self.tallies = self._empty()
+
+    def _empty(self) -> Tallies:
+        agreement = self.agreement
         rules = [*agreement.clocks, *agreement.cadences]
-        self.tallies = Tallies(agreement.stages, rules, agreement.targets, len(self._path) - 1)
+        return Tallies(agreement.stages, rules, agreement.targets, len(self._path) - 1)
+
+    def take(self) -> Tallies:
+        """The tallies counted so far, leaving this analyser with empty ones.
+
+        A worker counts each chunk of leads this way and sends the chunk's tallies back; the
+        receiving analyser merges them in chunk order (`tallies.merge`).
+        """
+        taken, self.tallies = self.tallies, self._empty()
+        return taken
 
     @property
     def won_stages(self) -> tuple[str, ...]:
