@@ -9,7 +9,7 @@ import pytest
 
 from conftest import DATA, ROOT, golden
 from slaspec import cli
-from slaspec.report import Report
+from slaspec.report import SCHEMA_VERSION, Report
 
 SOLO = "agreements/solo-consultant.sla"
 SOLO_LOG = "examples/solo-consultant.events.csv"
@@ -49,7 +49,7 @@ def test_replay_json_follows_the_schema_and_records_provenance(
     code, out, _ = run(capsys, "replay", SOLO, SOLO_LOG, "--format", "json")
     assert code == 0
     report = Report.model_validate_json(out)
-    assert report.schema_version == "1.0"
+    assert report.schema_version == SCHEMA_VERSION
     assert report.slaspec_version == cli.__version__
     assert report.holidays_version
     kinds = {item.path: item.kind for item in report.inputs}

@@ -22,6 +22,7 @@ import pytest
 from conftest import DATA, ROOT, TODAY, check_text
 from slaspec import __version__, cli, generate, readers
 from slaspec import calendar as business_calendar
+from slaspec.analysis import analyse
 from slaspec.compiler import Agreement
 from slaspec.render import (
     csv_chunk,
@@ -32,7 +33,14 @@ from slaspec.render import (
     render_json,
 )
 from slaspec.replay import Engine, prepare, replay_prepared
-from slaspec.report import InputFile, Report, build_report, summary_report, tally
+from slaspec.report import (
+    InputFile,
+    Report,
+    analysis_out,
+    build_report,
+    summary_report,
+    tally,
+)
 from slaspec.results import ReplayResult
 
 BASE = DATA / "replay" / "base.sla"
@@ -192,6 +200,9 @@ def test_replay_output_is_the_same_in_one_process_or_two(
         report = build_report(
             agreement, result, inputs, __version__, business_calendar.holidays_version()
         )
+        # The command adds the analysis, closed loop by source (the agreement declares it).
+        analysis = analysis_out(analyse(agreement, result, ("source",), None))
+        report = report.model_copy(update={"analysis": analysis})
         # Origins name the file as the command was given it.
         expected = render_json(report).replace('"log.csv"', json.dumps(str(log_file)))
         assert outputs[0].decode("utf-8") == expected

@@ -14,6 +14,7 @@ import hashlib
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,10 @@ from slaspec.source import Source
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+    from slaspec.analysis import Analyser, Analysis, Tallies
+    from slaspec.compiler import Agreement
     from slaspec.replay import Engine, Prepared
+    from slaspec.results import Violation
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 AGREEMENT_SUFFIX = ".sla"
@@ -387,30 +391,53 @@ _CHUNK_LEADS = 2000
 
 
 @dataclass(slots=True)
+class _Needs:
+    """What the outputs of one replay need from each chunk of leads."""
+
+    json: bool = False  # the JSON text of every cycle and violation
+    csv: bool = False  # the CSV rows of every violation
+    shown: int = 0  # the first violation records, for the HTML table
+    analysis: Analyser | None = None  # counts the analysis chunk by chunk
+
+
+@dataclass(slots=True)
 class _Rendered:
-    """What a replay of some leads contributes to the output: the summaries, and the text of
-    their records in the chosen format (JSON items of cycles and violations, or CSV rows)."""
+    """What a replay of some leads contributes to the output: the summaries, the analysis
+    tallies, and the text of their records in the formats asked for."""
 
     tally: Tally
+    tallies: Tallies | None = None
     cycles: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    csv: list[str] = field(default_factory=list)
+    shown: list[Violation] = field(default_factory=list)
 
 
-def _replay_chunk(engine: Engine, prepared: Prepared, leads: Sequence[str], fmt: str) -> _Rendered:
-    """Replay some prepared leads (in order) and render only what `fmt` prints."""
+def _replay_chunk(
+    engine: Engine, prepared: Prepared, leads: Sequence[str], needs: _Needs
+) -> _Rendered:
+    """Replay some prepared leads (in order) and render only what the outputs need."""
     rows, as_of = prepared.leads, prepared.as_of
     results = [engine.replay_lead(lead, rows[lead], as_of) for lead in leads]
     rendered = _Rendered(Tally())
+    analyser = needs.analysis
     for result in results:
         rendered.tally.add(result)
-    if fmt == "json":
+        if analyser is not None:
+            analyser.add(result)
+    if analyser is not None:
+        rendered.tallies = analyser.take()
+    if needs.json:
         cycles, violations = report_render.json_items(
             (c for r in results for c in r.cycles), (v for r in results for v in r.violations)
         )
         rendered.cycles.append(cycles)
         rendered.violations.append(violations)
-    elif fmt == "csv":
-        rendered.violations.append(report_render.csv_chunk(results))
+    if needs.csv:
+        rendered.csv.append(report_render.csv_chunk(results))
+    if needs.shown:
+        for result in results:
+            rendered.shown += result.violations[: needs.shown - len(rendered.shown)]
     return rendered
 
 
@@ -418,11 +445,78 @@ def _replay_chunks(
     engine: Engine,
     prepared: Prepared,
     chunks: Sequence[Sequence[str]],
-    fmt: str,
+    needs: _Needs,
     indexes: Iterable[int],
+    progress: _Progress | None = None,
 ) -> dict[int, _Rendered]:
     """Replay the chunks of leads with the given indexes."""
-    return {index: _replay_chunk(engine, prepared, chunks[index], fmt) for index in indexes}
+    done: dict[int, _Rendered] = {}
+    for index in indexes:
+        done[index] = _replay_chunk(engine, prepared, chunks[index], needs)
+        if progress is not None:
+            progress.claimed(index + 1)
+    return done
+
+
+class _Progress:
+    """A progress line on stderr while leads are read and replayed, for runs that take a while.
+
+    Drawn only on a terminal, only once the run has taken `delay` seconds (a quick replay shows
+    nothing), at most ten times a second, and erased at the end.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        enabled: bool,
+        now: Callable[[], float] = time.monotonic,
+        delay: float = 2.0,
+    ) -> None:
+        self.stream, self.enabled, self.now = stream, enabled, now
+        self.started = now()
+        self.delay = delay
+        self.drawn_at: float | None = None
+        self.total = 0  # chunks
+        self.leads = 0
+
+    def rows(self, items: Iterable[Event | readers.Rejected]) -> Iterator[Event | readers.Rejected]:
+        """Pass the rows through, showing how many have been read."""
+        if not self.enabled:
+            yield from items
+            return
+        for count, item in enumerate(items, 1):
+            if not count & 0xFFFF:
+                self._draw(f"reading logs: {count:,} rows")
+            yield item
+
+    def start(self, chunks: int, leads: int) -> None:
+        self.total, self.leads = chunks, leads
+
+    def claimed(self, chunks: int) -> None:
+        """`chunks` chunks of leads have been claimed by now (by either process)."""
+        if self.enabled and self.total:
+            share = min(chunks, self.total) / self.total
+            width = 30
+            bar = "#" * round(share * width)
+            done = min(round(share * self.leads), self.leads)
+            self._draw(f"replaying [{bar:<{width}}] {share:4.0%}  {done:,} of {self.leads:,} leads")
+
+    def _draw(self, text: str) -> None:
+        at = self.now()
+        if at - self.started < self.delay:
+            return
+        if self.drawn_at is not None and at - self.drawn_at < 0.1:
+            return
+        self.drawn_at = at
+        self.stream.write(f"\r{text}\x1b[K")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Erase the line, if one was drawn."""
+        if self.drawn_at is not None:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn_at = None
 
 
 def _jobs(rows: int) -> int:
@@ -439,25 +533,34 @@ def _jobs(rows: int) -> int:
     return 2 if cores >= 2 and rows >= PARALLEL_MIN_ROWS else 1
 
 
-def _replay_all(engine: Engine, prepared: Prepared, fmt: str, jobs: int) -> _Rendered:
+def _replay_all(
+    engine: Engine,
+    prepared: Prepared,
+    needs: _Needs,
+    jobs: int,
+    progress: _Progress | None = None,
+) -> _Rendered:
     """Replay every prepared lead, sharing the chunks of leads with a forked process if jobs > 1.
 
-    Leads are independent (semantics.md, and replay.py), so a chunk gives the same text in
-    either process. The two processes take the next unclaimed chunk from a shared counter, so
-    neither waits for the other (a forked child runs slower, paying to copy the pages it
-    touches), and the texts are put back in chunk order: the output never depends on who
-    replayed what.
+    Leads are independent (semantics.md, and replay.py), so a chunk gives the same text and the
+    same analysis tallies in either process. The two processes take the next unclaimed chunk
+    from a shared counter, so neither waits for the other (a forked child runs slower, paying
+    to copy the pages it touches), and the chunks are put back in chunk order: the output never
+    depends on who replayed what.
     """
     leads = list(prepared.leads)
     chunks = [leads[i : i + _CHUNK_LEADS] for i in range(0, len(leads), _CHUNK_LEADS)]
+    if progress is not None:
+        progress.start(len(chunks), len(leads))
     if jobs < 2 or len(chunks) < 2:
-        return _joined(_replay_chunks(engine, prepared, chunks, fmt, range(len(chunks))))
+        every = range(len(chunks))
+        return _joined(_replay_chunks(engine, prepared, chunks, needs, every, progress))
     context = multiprocessing.get_context("fork")
     try:
         counter = context.Value("l", 0)
         receiver, sender = context.Pipe(duplex=False)
     except OSError:  # no shared memory or pipes here (a sandbox): one process does it all
-        return _replay_all(engine, prepared, fmt, 1)
+        return _replay_all(engine, prepared, needs, 1, progress)
 
     def claimed() -> Iterator[int]:
         while True:
@@ -470,13 +573,17 @@ def _replay_all(engine: Engine, prepared: Prepared, fmt: str, jobs: int) -> _Ren
 
     child = context.Process(
         target=_replay_child,
-        args=(lambda: _replay_chunks(engine, prepared, chunks, fmt, claimed()), sender),
+        args=(lambda: _replay_chunks(engine, prepared, chunks, needs, claimed()), sender),
         daemon=True,
     )
     with contextlib.suppress(OSError):  # cannot fork (process limits): the parent does it all
         child.start()
     sender.close()
-    done = _replay_chunks(engine, prepared, chunks, fmt, claimed())
+    done: dict[int, _Rendered] = {}
+    for index in claimed():
+        done.update(_replay_chunks(engine, prepared, chunks, needs, [index]))
+        if progress is not None:
+            progress.claimed(counter.value)
     with contextlib.suppress(EOFError):  # the child failed; its chunks are replayed below
         done.update(receiver.recv())
     if child.pid is not None:
@@ -484,7 +591,7 @@ def _replay_all(engine: Engine, prepared: Prepared, fmt: str, jobs: int) -> _Ren
     # Chunks the child claimed but never sent: replaying them here raises the child's error
     # with its traceback, or completes the output if the child was killed.
     missing = [index for index in range(len(chunks)) if index not in done]
-    done.update(_replay_chunks(engine, prepared, chunks, fmt, missing))
+    done.update(_replay_chunks(engine, prepared, chunks, needs, missing))
     return _joined(done)
 
 
@@ -500,13 +607,20 @@ def _replay_child(work: Callable[[], dict[int, _Rendered]], sender: Connection) 
 
 
 def _joined(parts: dict[int, _Rendered]) -> _Rendered:
-    """The rendered chunks as one, texts in chunk order."""
+    """The rendered chunks as one, texts and tallies in chunk order."""
     joined = _Rendered(Tally())
     for index in sorted(parts):
         part = parts[index]
         joined.tally.merge(part.tally)
+        if part.tallies is not None:
+            if joined.tallies is None:
+                joined.tallies = part.tallies
+            else:
+                joined.tallies.merge(part.tallies)
         joined.cycles += part.cycles
         joined.violations += part.violations
+        joined.csv += part.csv
+        joined.shown += part.shown
     return joined
 
 
@@ -523,53 +637,149 @@ def _write_chunks(chunks: Iterable[str], output: str | None) -> None:
         raise UsageError(f"cannot write {output}: {error.strerror}") from error
 
 
+# Formats of `slaspec replay`, and which of them show the analysis.
+REPORT_FORMATS = ("text", "markdown", "html", "json", "csv", "junit")
+_ANALYSED = frozenset({"text", "markdown", "html", "json", "junit"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    """One report a replay writes: its format and its file (None: standard output)."""
+
+    fmt: str
+    path: str | None
+
+
+def _outputs(args: argparse.Namespace) -> list[_Output]:
+    """The reports to write: --format to -o (or stdout), and every --report FORMAT=PATH."""
+    outputs = [_Output(args.format, None if args.output in (None, "-") else args.output)]
+    for spec in args.report or ():
+        fmt, equals, path = spec.partition("=")
+        if not equals or not path:
+            raise UsageError(
+                f"--report {spec!r}: write FORMAT=PATH, e.g. --report html=report.html"
+            )
+        if fmt not in REPORT_FORMATS:
+            from slaspec.diagnostics import did_you_mean
+
+            hint = did_you_mean(fmt, REPORT_FORMATS)
+            raise UsageError(
+                f"--report {spec!r}: unknown format {fmt!r}"
+                + (f"; {hint}" if hint else "")
+                + f" (formats: {', '.join(REPORT_FORMATS)})"
+            )
+        outputs.append(_Output(fmt, None if path == "-" else path))
+    seen: dict[str | None, str] = {}
+    for output in outputs:
+        if output.path in seen:
+            where = "standard output" if output.path is None else output.path
+            raise UsageError(
+                f"two reports ({seen[output.path]} and {output.fmt}) would both be written to "
+                f"{where}; give each --report its own file"
+            )
+        seen[output.path] = output.fmt
+    return outputs
+
+
+def _analyser(args: argparse.Namespace, agreement: Agreement, as_of: int) -> Analyser:
+    """The analyser for --group-by, --money-field and --won-stage, checked against the agreement."""
+    from slaspec.analysis import Analyser
+    from slaspec.diagnostics import did_you_mean
+
+    fields = agreement.fields
+    for name in args.group_by or ():
+        if name not in fields:
+            hint = did_you_mean(name, list(fields))
+            raise UsageError(
+                f"--group-by {name}: the agreement declares no field {name!r}"
+                + (f"; {hint}" if hint else f" (fields: {', '.join(fields) or 'none'})")
+            )
+    if args.group_by is None:
+        # The closed loop by source is the question of every weekly meeting.
+        group_by: tuple[str, ...] = ("source",) if "source" in fields else ()
+    else:
+        group_by = tuple(args.group_by)
+    money = args.money_field
+    if money is None:
+        priced = [name for name, kind in fields.items() if kind.kind == "money"]
+        money = priced[0] if len(priced) == 1 else None
+    elif money not in fields or fields[money].kind not in ("money", "number"):
+        raise UsageError(
+            f"--money-field {money}: name a field declared as money or number in the agreement"
+            f" (money fields: {', '.join(n for n, k in fields.items() if k.kind == 'money')})"
+        )
+    try:
+        return Analyser(agreement, as_of, group_by, money, args.won_stage)
+    except ValueError as error:
+        raise UsageError(f"--won-stage: {error}") from error
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from slaspec.replay import Engine, prepare
 
+    outputs = _outputs(args)
+    formats = {output.fmt for output in outputs}
     checked, logs, _, as_of = _replay_inputs(args)
     agreement = checked.agreement
     assert agreement is not None
-    with _gc_paused():
-        prepared = prepare(agreement, logs.items(), as_of)
-        _report_file_errors(logs, args.strict)
-        if logs.readable == 0:
-            sys.stderr.write("slaspec: no log could be read; nothing to replay.\n")
-            return EXIT_ERROR
-        if args.strict and prepared.rejections:
-            sys.stderr.write(
-                reporters.render_text(list(prepared.rejections), {}, _use_color(sys.stderr, "auto"))
+    progress = _Progress(sys.stderr, sys.stderr.isatty())
+    try:
+        with _gc_paused():
+            prepared = prepare(agreement, progress.rows(logs.items()), as_of)
+            _report_file_errors(logs, args.strict)
+            if logs.readable == 0:
+                sys.stderr.write("slaspec: no log could be read; nothing to replay.\n")
+                return EXIT_ERROR
+            if args.strict and prepared.rejections:
+                sys.stderr.write(
+                    reporters.render_text(
+                        list(prepared.rejections), {}, _use_color(sys.stderr, "auto")
+                    )
+                )
+                sys.stderr.write("slaspec: stopping (--strict): rows were rejected.\n")
+                return EXIT_ERROR
+            analyser = _analyser(args, agreement, prepared.as_of) if formats & _ANALYSED else None
+            if "html" in formats:
+                from slaspec.html_report import VIOLATIONS_SHOWN
+            needs = _Needs(
+                json="json" in formats,
+                csv="csv" in formats,
+                shown=VIOLATIONS_SHOWN if "html" in formats else 0,
+                analysis=analyser,
             )
-            sys.stderr.write("slaspec: stopping (--strict): rows were rejected.\n")
-            return EXIT_ERROR
-        engine = Engine(agreement)
-        rendered = _replay_all(engine, prepared, args.format, _jobs(prepared.accounting.replayed))
-        # The rows are no longer needed; free them before the output is assembled.
-        accounting, rejections, replay_as_of = (
-            prepared.accounting,
-            prepared.rejections,
-            prepared.as_of,
-        )
-        del prepared
-        report = summary_report(
-            agreement,
-            rendered.tally,
-            replay_as_of,
-            accounting,
-            rejections,
-            [*_agreement_inputs(checked), *logs.inputs],
-            __version__,
-            business_calendar.holidays_version(),
-            logs.dst_resolved,
-        )
-        if args.format == "json":
-            _write_chunks(
-                report_render.json_chunks(report, rendered.cycles, rendered.violations),
-                args.output,
+            engine = Engine(agreement)
+            jobs = _jobs(prepared.accounting.replayed)
+            rendered = _replay_all(engine, prepared, needs, jobs, progress)
+            # The rows are no longer needed; free them before the output is assembled.
+            accounting, rejections, replay_as_of = (
+                prepared.accounting,
+                prepared.rejections,
+                prepared.as_of,
             )
-        elif args.format == "csv":
-            _write_chunks([report_render.csv_header(), *rendered.violations], args.output)
-        else:
-            _write_output(report_render.render_text(report), args.output)
+            del prepared
+            report = summary_report(
+                agreement,
+                rendered.tally,
+                replay_as_of,
+                accounting,
+                rejections,
+                [*_agreement_inputs(checked), *logs.inputs],
+                __version__,
+                business_calendar.holidays_version(),
+                logs.dst_resolved,
+            )
+            analysis = None
+            if analyser is not None:
+                if rendered.tallies is not None:
+                    analyser.tallies = rendered.tallies
+                analysis = analyser.finish()
+                from slaspec.report import analysis_out
+
+                report = report.model_copy(update={"analysis": analysis_out(analysis)})
+            for output in outputs:
+                _write_report(output, args, report, rendered, agreement, analysis)
+    finally:
+        progress.close()
     counts = report.violations_by_kind
     if args.fail_on == "violation" and counts:
         return EXIT_FINDINGS
@@ -578,6 +788,40 @@ def cmd_replay(args: argparse.Namespace) -> int:
     ):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _write_report(
+    output: _Output,
+    args: argparse.Namespace,
+    report: Report,
+    rendered: _Rendered,
+    agreement: Agreement,
+    analysis: Analysis | None,
+) -> None:
+    """Write one report of a replay in its format."""
+    fmt, path = output.fmt, output.path
+    if fmt == "json":
+        _write_chunks(report_render.json_chunks(report, rendered.cycles, rendered.violations), path)
+    elif fmt == "csv":
+        _write_chunks([report_render.csv_header(), *rendered.csv], path)
+    elif fmt == "text":
+        color = path is None and _use_color(sys.stdout, args.color)
+        _write_output(report_render.render_text(report, color), path)
+    elif fmt == "markdown":
+        from slaspec.analysis_report import render_markdown
+
+        _write_output(render_markdown(report), path)
+    elif fmt == "junit":
+        from slaspec.analysis_report import render_junit
+
+        _write_output(render_junit(report), path)
+    else:
+        from slaspec.html_report import VIOLATIONS_SHOWN, render_html
+
+        assert analysis is not None
+        shown = rendered.shown[:VIOLATIONS_SHOWN]
+        total = sum(report.violations_by_kind.values())
+        _write_output(render_html(report, analysis, agreement, shown, total), path)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -703,7 +947,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="replay event logs against an agreement")
     log_options(replay)
-    replay.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    replay.add_argument(
+        "--format",
+        choices=REPORT_FORMATS,
+        default="text",
+        help="format of the report on standard output (or in the -o file)",
+    )
+    replay.add_argument(
+        "--report",
+        action="append",
+        metavar="FORMAT=PATH",
+        help="also write a report in FORMAT to PATH (repeatable), e.g. --report html=report.html",
+    )
+    replay.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    replay.add_argument(
+        "--group-by",
+        action="append",
+        metavar="FIELD",
+        help="closed loop by this lead attribute (repeatable; default: source, if declared)",
+    )
+    replay.add_argument(
+        "--money-field",
+        metavar="FIELD",
+        help="field summed as revenue at won (default: the agreement's only money field)",
+    )
+    replay.add_argument(
+        "--won-stage",
+        action="append",
+        metavar="STAGE",
+        help="stage counted as won (repeatable; default: a terminal stage named won)",
+    )
     replay.add_argument(
         "--fail-on",
         choices=("breach", "violation"),

@@ -1,5 +1,9 @@
 """Rendering: a replay Report -> text for a person, CSV of violations, JSON for machines.
 
+The text report adds the analysis (targets, scorecard, funnel, closed loop, bottlenecks,
+accountability) when the Report has one, coloured only when asked; analysis_report.py writes
+the Markdown and JUnit formats with the helpers defined here.
+
 All output is deterministic: rows sorted, no wall clock, no random ids. CSV cells that a
 spreadsheet would run as a formula (leading = + - @, tab or carriage return) are neutralised.
 
@@ -13,16 +17,34 @@ the Report schema.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from json.encoder import encode_basestring_ascii
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
+
+import jinja2
 
 from slaspec.compiler import Agreement
 from slaspec.events import Origin
-from slaspec.report import Report, iso, percent
+from slaspec.report import (
+    AnalysisOut,
+    ClosedLoopOut,
+    CommitmentOut,
+    HeatmapOut,
+    OutcomesOut,
+    PeriodOut,
+    Report,
+    TargetOut,
+    TargetPeriodOut,
+    iso,
+    percent,
+)
 from slaspec.results import Cycle, LeadResult, Violation, human_duration
 
 if TYPE_CHECKING:
@@ -32,15 +54,23 @@ MAX_TEXT_REJECTIONS = 10
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _document(report: Report) -> dict[str, Any]:
+    """The report as JSON values; `analysis` only when it was computed (schema 1.1)."""
+    document = report.model_dump(mode="json")
+    if document["analysis"] is None:
+        del document["analysis"]
+    return document
+
+
 def render_json(report: Report) -> str:
     """The report as JSON with sorted keys."""
-    return json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    return json.dumps(_document(report), indent=2, sort_keys=True) + "\n"
 
 
 def json_chunks(report: Report, cycles: Iterable[str], violations: Iterable[str]) -> Iterator[str]:
     """`render_json(report)` with its `cycles` and `violations` lists replaced by the given
     chunks of items (`json_items` texts, in order), as consecutive pieces of text."""
-    document = report.model_dump(mode="json")
+    document = _document(report)
     yield "{"
     for number, key in enumerate(sorted(document)):
         yield f"{',' if number else ''}\n  {encode_basestring_ascii(key)}: "
@@ -270,19 +300,47 @@ def _number(value: float | None) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Paint:
+    """A table cell shown in a colour on a terminal (an ANSI SGR style such as "1;31")."""
+
+    text: str
+    style: str
+
+
+Cell = str | Paint
+_RESET = "\x1b[0m"
+GREEN, RED, YELLOW = "32", "1;31", "33"
+
+
+def _cell_text(cell: Cell) -> str:
+    return cell if isinstance(cell, str) else cell.text
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Cell]],
+    right: set[int],
+    color: bool = False,
+    indent: str = "  ",
+) -> list[str]:
+    """Aligned columns; painted cells are coloured only when `color`, padded as plain text."""
     widths = [len(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        widths = [max(w, len(_cell_text(cell))) for w, cell in zip(widths, row, strict=True)]
 
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(width) if index in right else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  " + "  ".join(parts).rstrip()
+    def line(cells: Sequence[Cell]) -> str:
+        parts: list[str] = []
+        for index, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            text = _cell_text(cell)
+            padding = " " * (width - len(text))
+            if color and isinstance(cell, Paint) and text:
+                text = f"\x1b[{cell.style}m{text}{_RESET}"
+            parts.append(padding + text if index in right else text + padding)
+        # Painted text never ends in a space, so stripping leaves its reset code in place.
+        return indent + "  ".join(parts).rstrip()
 
-    return [line(headers), "  " + "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
+    return [line(headers), indent + "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
 
 
 def local_time(iso_utc: str, timezone: str) -> str:
@@ -294,8 +352,9 @@ def local_time(iso_utc: str, timezone: str) -> str:
     return local.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
-def render_text(report: Report) -> str:
-    """A summary for a person: accounting, attainment per rule and team, violations."""
+def render_text(report: Report, color: bool = False) -> str:
+    """A summary for a person: accounting, attainment per rule and team, violations, and the
+    analysis when the report has one; ANSI colours for met, missed and breached when `color`."""
     out: list[str] = []
     agreement = report.agreement
     version = f" (version {agreement.version})" if agreement.version else ""
@@ -312,7 +371,7 @@ def render_text(report: Report) -> str:
     out.append("")
     if report.rules:
         out.append("Clocks and cadences")
-        rows: list[list[str]] = []
+        rows: list[list[Cell]] = []
         for rule in report.rules:
             o = rule.overall
             rows.append(
@@ -320,7 +379,7 @@ def render_text(report: Report) -> str:
                     f"{rule.name} ({rule.kind})",
                     "",
                     str(o.met),
-                    str(o.breached),
+                    _breached(o.breached),
                     str(o.pending),
                     str(o.at_risk),
                     str(o.cancelled),
@@ -333,7 +392,7 @@ def render_text(report: Report) -> str:
                         "",
                         team.team or "(no team)",
                         str(team.met),
-                        str(team.breached),
+                        _breached(team.breached),
                         str(team.pending),
                         str(team.at_risk),
                         str(team.cancelled),
@@ -350,7 +409,7 @@ def render_text(report: Report) -> str:
             "cancelled",
             "attainment",
         ]
-        out.extend(_table(headers, rows, right={2, 3, 4, 5, 6, 7}))
+        out.extend(_table(headers, rows, right={2, 3, 4, 5, 6, 7}, color=color))
         out.append("")
     total = sum(report.violations_by_kind.values())
     out.append(f"Violations: {total:,}")
@@ -375,6 +434,8 @@ def render_text(report: Report) -> str:
             if r.help:
                 out.append(f"      help: {r.help}")
         out.append("")
+    if report.analysis is not None:
+        out.extend(analysis_text(report.analysis, color))
     out.append("Inputs")
     for item in report.inputs:
         out.append(f"  {item.kind:9} {item.path}  sha256 {item.sha256}")
@@ -452,3 +513,428 @@ def render_timeline(
             f"{human_duration(cycle.elapsed)} of {cycle.goal_text}"
         )
     return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- the analysis as text
+
+MAX_TEXT_ROWS = 25
+"""Rows of an unbounded table (owners, attribute values) the text report shows."""
+LONGEST_SHOWN = 3
+"""Longest-waiting leads the text report names per stage."""
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """A CRM value for a terminal: control characters (escape sequences, line breaks) shown
+    as `\\xNN` escapes, so a value can neither break a table nor drive the terminal."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _breached(count: int) -> Cell:
+    return Paint(str(count), RED) if count else str(count)
+
+
+def verdict_cell(verdict: str | None, partial: bool = False) -> Cell:
+    """A verdict as a table cell: `met` green, `missed` red; `so far` in a partial period."""
+    if verdict is None:
+        return "-"
+    text = f"{verdict} so far" if partial else verdict
+    return Paint(text, GREEN if verdict == "met" else RED)
+
+
+def count(value: int) -> str:
+    """A count with thousands separators."""
+    return f"{value:,}"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as hours and minutes (human_duration), or a dash."""
+    return "-" if seconds is None else human_duration(round(seconds * 1_000_000))
+
+
+def days(seconds: float | None) -> str:
+    """Seconds as days with one decimal, or a dash."""
+    return "-" if seconds is None else f"{seconds / 86_400:.1f}"
+
+
+def ratio_goal(goal: float) -> str:
+    """A goal ratio as the agreement writes it: 0.9 -> 90%, 0.125 -> 12.5%."""
+    text = format(Decimal(repr(goal)) * 100, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "%"
+
+
+def goal_text(target: TargetOut) -> str:
+    """The bound and goal of a target: `at least 120`, `at least 90%`."""
+    if target.kind == "volume":
+        return f"{target.bound} {count(int(target.goal))}"
+    return f"{target.bound} {ratio_goal(target.goal)}"
+
+
+def target_sentence(target: TargetOut) -> str:
+    """The target as the agreement states it, with its names resolved."""
+    within = f" within {target.window}" if target.window else ""
+    goal = goal_text(target)
+    match target.kind:
+        case "volume":
+            measure = f"{goal} leads enter {target.subject}"
+        case "conversion":
+            source, _, reach = target.subject.partition(" -> ")
+            measure = f"{goal} of leads entering {source} reach {reach}{within}"
+        case "attainment":
+            measure = f"{goal} of {target.subject} cycles met"
+        case "worked":
+            measure = f"{goal} of leads entering {target.subject} worked{within}"
+    return f"each {target.period} {measure}"
+
+
+def share_text(part: int, whole: int | None, value: float | None) -> str:
+    """`45.0% (9 of 20)`; a count when there is no whole; a dash when the whole is 0."""
+    if whole is None:
+        return count(part)
+    if not whole:
+        return "-"
+    return f"{percent(value)} ({count(part)} of {count(whole)})"
+
+
+def period_label(period: PeriodOut) -> str:
+    """A period's label, marked when it was not complete at as-of."""
+    return f"{period.label} (partial)" if period.partial else period.label
+
+
+def target_status(target: TargetOut) -> str:
+    """How a target did over its complete periods."""
+    judged = target.met + target.missed
+    if not judged:
+        return f"not judged: no complete {target.period} with leads yet"
+    return f"{target.verdict}: met in {target.met} of {judged} complete {target.period}s"
+
+
+def cohort_note(row: TargetPeriodOut) -> str:
+    """Cohort members whose window was still open at as-of, if any."""
+    if not row.immature:
+        return ""
+    return f"{count(row.immature)} immature, {count(row.undecided)} undecided"
+
+
+def revenue_text(revenue: str | None) -> str:
+    """An exact decimal sum with thousands separators, or a dash."""
+    return "-" if revenue is None else format(Decimal(revenue), ",")
+
+
+def analysis_text(analysis: AnalysisOut, color: bool) -> list[str]:
+    """The analysis sections of the text report: targets, scorecard, funnel, closed loop,
+    bottlenecks and accountability."""
+    out: list[str] = []
+    for section in (
+        _targets_text(analysis, color),
+        _scorecard_text(analysis, color),
+        _funnel_text(analysis),
+        *(_closed_loop_text(analysis, loop) for loop in analysis.closed_loop),
+        _bottlenecks_text(analysis, color),
+        _accountability_text(analysis, color),
+    ):
+        out.extend(section)
+        out.append("")
+    return out
+
+
+def _capped(rows: list[list[Cell]], noun: str) -> tuple[list[list[Cell]], list[str]]:
+    if len(rows) <= MAX_TEXT_ROWS:
+        return rows, []
+    more = len(rows) - MAX_TEXT_ROWS
+    return rows[:MAX_TEXT_ROWS], [f"    ... and {count(more)} more {noun} (all in --format json)"]
+
+
+def _targets_text(analysis: AnalysisOut, color: bool) -> list[str]:
+    if not analysis.targets:
+        return ["Targets: none declared"]
+    out = [f"Targets (periods in {analysis.timezone}; verdicts count complete periods only)"]
+    for target in analysis.targets:
+        team = f"; responsible {target.responsible}" if target.responsible else ""
+        out.append(f"  {target.name}: {target.title}  [{target.clause}]")
+        out.append(f"    {target_sentence(target)}{team}")
+        status = target_status(target)
+        out.append("    " + (_paint(status, target.verdict) if color else status))
+        rows: list[list[Cell]] = [
+            [
+                period_label(row.period),
+                share_text(row.part, row.whole, row.value),
+                verdict_cell(row.verdict, row.period.partial),
+                cohort_note(row),
+            ]
+            for row in target.periods
+        ]
+        out.extend(_table(["period", "value", "verdict", "note"], rows, {1}, color, "    "))
+    return out
+
+
+def _paint(text: str, verdict: str | None) -> str:
+    if verdict is None:
+        return text
+    return f"\x1b[{GREEN if verdict == 'met' else RED}m{text}{_RESET}"
+
+
+def _scorecard_text(analysis: AnalysisOut, color: bool) -> list[str]:
+    lines = analysis.accountability.scorecard
+    if not lines:
+        return ["Scorecard: no commitments"]
+    rows: list[list[Cell]] = []
+    for line in lines:
+        judged = f"{line.periods_met} of {line.periods_judged}" if line.target else ""
+        rows.append(
+            [
+                printable(line.team or "(no team)"),
+                line.kind,
+                line.subject,
+                share_text(line.part, line.whole, line.value),
+                line.target or "-",
+                goal_of(line),
+                judged,
+                verdict_cell(line.verdict),
+            ]
+        )
+    headers = ["team", "commitment", "subject", "measured", "target", "goal", "periods met"]
+    return [
+        "Scorecard (measured over the whole replay; verdicts from the targets' complete periods)",
+        *_table([*headers, "verdict"], rows, {3}, color),
+    ]
+
+
+def goal_of(line: CommitmentOut) -> str:
+    """The goal of a scorecard line's target, or a dash."""
+    if line.goal is None or line.bound is None:
+        return "-"
+    if line.kind == "volume":
+        return f"{line.bound} {count(int(line.goal))}"
+    return f"{line.bound} {ratio_goal(line.goal)}"
+
+
+def _funnel_text(analysis: AnalysisOut) -> list[str]:
+    funnel = analysis.funnel
+    if not funnel.steps:
+        return ["Funnel: the main path has a single stage"]
+    rows: list[list[Cell]] = [
+        [f"{s.source} -> {s.target}", count(s.entered), count(s.converted), percent(s.value)]
+        for s in funnel.steps
+    ]
+    return [
+        f"Funnel along the main path {' -> '.join(funnel.path)}",
+        *_table(["step", "entered", "converted", "conversion"], rows, {1, 2, 3}),
+    ]
+
+
+def _closed_loop_text(analysis: AnalysisOut, loop: ClosedLoopOut) -> list[str]:
+    won = ", ".join(analysis.won_stages) or "(none)"
+    money = analysis.money_field or "(none)"
+    out = [f"Closed loop by {loop.attribute} (won: {won}; revenue: {money})"]
+    groups = [*loop.groups, analysis.overall]
+    rows: list[list[Cell]] = [
+        [
+            printable(g.value),
+            count(g.leads),
+            count(g.won),
+            percent(g.won / g.leads if g.leads else None),
+            revenue_text(g.revenue),
+            count(g.unpriced),
+            days(g.time_to_won.median_seconds),
+        ]
+        for g in groups
+    ]
+    shown, note = _capped(rows[:-1], "values")
+    headers = [loop.attribute, "leads", "won", "win rate", "revenue", "unpriced"]
+    out.extend(_table([*headers, "median days to won"], [*shown, rows[-1]], {1, 2, 3, 4, 5, 6}))
+    out.extend(note)
+    if analysis.funnel.steps:
+        steps: list[list[Cell]] = [
+            [printable(g.value), *(f"{count(s.converted)} {percent(s.value)}" for s in g.steps)]
+            for g in groups
+        ]
+        shown_steps, _ = _capped(steps[:-1], "values")
+        heads = [f"{s.source}->{s.target}" for s in analysis.funnel.steps]
+        out.append("  converted along the main path (share of those that entered the step)")
+        out.extend(
+            _table(
+                [loop.attribute, *heads],
+                [*shown_steps, steps[-1]],
+                set(range(1, len(heads) + 1)),
+                indent="    ",
+            )
+        )
+    return out
+
+
+def _bottlenecks_text(analysis: AnalysisOut, color: bool) -> list[str]:
+    bottlenecks = analysis.bottlenecks
+    out = ["Bottlenecks (business time on each stage's calendar; wall = clock time)"]
+    flow_rows: list[list[Cell]] = []
+    time_rows: list[list[Cell]] = []
+    wait_rows: list[list[Cell]] = []
+    for s in bottlenecks.stages:
+        exits = ", ".join(f"{e.stage} {count(e.count)}" for e in s.exits) or "-"
+        flow_rows.append(
+            [
+                s.stage,
+                count(s.entries),
+                count(s.leads),
+                exits,
+                count(s.open),
+                _breached(s.stalls) if s.limit else "-",
+                _breached(s.stalled_now) if s.limit else "-",
+                s.limit or "-",
+            ]
+        )
+        if s.terminal:
+            continue
+        time_rows.append(
+            [
+                s.stage,
+                duration(s.dwell.median_seconds),
+                duration(s.dwell.p90_seconds),
+                duration(s.dwell.max_seconds),
+                duration(s.dwell_wall.median_seconds),
+                duration(s.dwell_wall.p90_seconds),
+                duration(s.dwell_wall.max_seconds),
+            ]
+        )
+        if s.open:
+            longest = ", ".join(
+                f"{printable(w.lead)} {duration(w.business_seconds)}"
+                for w in s.longest[:LONGEST_SHOWN]
+            )
+            wait_rows.append(
+                [
+                    s.stage,
+                    count(s.open),
+                    duration(s.waiting.median_seconds),
+                    duration(s.waiting.max_seconds),
+                    duration(s.waiting_wall.max_seconds),
+                    longest,
+                ]
+            )
+    heads = ["stage", "entries", "leads", "exits to", "in stage now", "over limit"]
+    out.extend(_table([*heads, "over limit now", "limit"], flow_rows, {1, 2, 4, 5, 6}, color))
+    out.append("")
+    out.append("  Time in stage (completed stays)")
+    heads = ["stage", "median", "p90", "max", "wall median", "wall p90", "wall max"]
+    out.extend(_table(heads, time_rows, {1, 2, 3, 4, 5, 6}, indent="    "))
+    if wait_rows:
+        out.append("")
+        out.append("  Leads in stage at as-of")
+        heads = ["stage", "leads", "median wait", "longest wait", "longest (wall)"]
+        out.extend(_table([*heads, "waiting longest"], wait_rows, {1, 2, 3, 4}, indent="    "))
+    if bottlenecks.flows:
+        out.append("")
+        out.append("  Flows between stages (wall-clock time in the first stage)")
+        flows: list[list[Cell]] = [
+            [
+                f"{f.source} -> {f.target}",
+                count(f.count),
+                duration(f.wall.median_seconds),
+                duration(f.wall.p90_seconds),
+                "yes" if f.declared else Paint("no", RED),
+            ]
+            for f in bottlenecks.flows
+        ]
+        heads = ["flow", "stays", "median", "p90", "declared"]
+        out.extend(_table(heads, flows, {1, 2, 3}, color, "    "))
+    if bottlenecks.ranking:
+        out.append("")
+        out.append("  Where leads lose the most business time (open stays to as-of included)")
+        total = sum(lost.business_seconds for lost in bottlenecks.ranking)
+        ranked: list[list[Cell]] = [
+            [
+                str(rank),
+                lost.stage,
+                duration(lost.business_seconds),
+                percent(lost.business_seconds / total if total else None),
+                duration(lost.wall_seconds),
+                count(lost.stays),
+            ]
+            for rank, lost in enumerate(bottlenecks.ranking, 1)
+        ]
+        heads = ["rank", "stage", "business time", "share", "wall time", "stays"]
+        out.extend(_table(heads, ranked, {0, 2, 3, 4, 5}, indent="    "))
+    return out
+
+
+def _outcome_row(label: str, o: OutcomesOut) -> list[Cell]:
+    return [
+        label,
+        count(o.met),
+        _breached(o.breached),
+        count(o.pending),
+        count(o.at_risk),
+        count(o.cancelled),
+        percent(o.attainment),
+    ]
+
+
+_OUTCOME_HEADS = ("met", "breached", "pending", "at risk", "cancelled", "attainment")
+
+
+def _accountability_text(analysis: AnalysisOut, color: bool) -> list[str]:
+    rules = analysis.accountability.rules
+    if not rules:
+        return ["Accountability: no clocks or cadences"]
+    out = ["Accountability (owner: the lead's owner at as-of; periods by the start of the cycle)"]
+    right = set(range(1, 7))
+    for rule in rules:
+        out.append(f"  {rule.rule} ({rule.kind}): {rule.title}")
+        owners = [_outcome_row(printable(b.key or "(no owner)"), b.outcomes) for b in rule.by_owner]
+        shown, note = _capped(owners, "owners")
+        out.extend(_table(["owner", *_OUTCOME_HEADS], shown, right, color, "    "))
+        out.extend(note)
+        months = [_outcome_row(period_label(p.period), p.outcomes) for p in rule.by_month]
+        if months:
+            out.append("")
+            out.extend(_table(["month", *_OUTCOME_HEADS], months, right, color, "    "))
+        out.append("")
+        out.extend(heatmap_text(rule.heatmap, analysis.timezone, "    "))
+        out.append("")
+    out.extend(heatmap_text(analysis.accountability.heatmap, analysis.timezone, "  ", "every rule"))
+    return out
+
+
+def heatmap_text(heatmap: HeatmapOut, timezone: str, indent: str, what: str = "") -> list[str]:
+    """Breaches by weekday and local hour, only the hours in which something was breached."""
+    title = f"breaches{' of ' + what if what else ''} by weekday and hour of start ({timezone})"
+    if not heatmap.total:
+        return [f"{indent}{title}: none"]
+    hours = [h for h in range(24) if any(day[h] for day in heatmap.counts)]
+    width = max(2, *(len(str(day[h])) for day in heatmap.counts for h in hours))
+    lines = [f"{indent}{title}: {count(heatmap.total)}"]
+    lines.append(indent + "      " + " ".join(f"{h:02d}".rjust(width) for h in hours))
+    for name, day in zip(WEEKDAYS, heatmap.counts, strict=True):
+        cells = " ".join((str(day[h]) if day[h] else ".").rjust(width) for h in hours)
+        lines.append(f"{indent}  {name} {cells}")
+    return lines
+
+
+# ---------------------------------------------------------------- HTML templates
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("slaspec", "templates"),
+        autoescape=True,  # every CRM value and agreement text is escaped unless marked safe
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(name: str, **context: object) -> str:
+    """Render one of the package's HTML templates (src/slaspec/templates/NAME), autoescaped."""
+    return _templates().get_template(name).render(**context)

@@ -2,7 +2,8 @@
 
 The JSON report is a boundary: other tools read it, so its shape is declared here with
 pydantic and published as a JSON Schema (`slaspec schema report`). Bump SCHEMA_VERSION on any
-change that is not purely additive.
+change that is not purely additive. Version 1.1 added `analysis` (slaspec.analysis), written only
+when the analysis was computed.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from slaspec import analysis as an
 from slaspec.compiler import Agreement
 from slaspec.diagnostics import Diagnostic
 from slaspec.events import Origin
 from slaspec.results import Accounting, Cycle, LeadResult, Outcome, ReplayResult, Violation
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -161,6 +163,256 @@ class AgreementOut(_Model):
     files: list[str]
 
 
+# ---------------------------------------------------------------- the analysis (schema 1.1)
+
+
+class DurationsOut(_Model):
+    """Count, total, median, 90th percentile and maximum of a set of durations, in seconds."""
+
+    count: int
+    total_seconds: float
+    median_seconds: float | None = Field(description="linear between closest ranks")
+    p90_seconds: float | None
+    max_seconds: float | None
+
+
+class StageCount(_Model):
+    """A stage and a count of stays or leads."""
+
+    stage: str
+    count: int
+
+
+class WaitingOut(_Model):
+    """A lead still in a stage at as-of, and how long it has waited there."""
+
+    lead: str
+    entered: str
+    business_seconds: float
+    wall_seconds: float
+
+
+class StageOut(_Model):
+    """One stage as a bottleneck: entries, exits by next stage, dwell, leads waiting, stalls."""
+
+    stage: str
+    title: str
+    owner: str | None
+    terminal: bool
+    limit: str | None = Field(description="the stage's `max dwell`, as written")
+    entries: int = Field(description="stays begun, re-entries included")
+    leads: int = Field(description="distinct leads that entered")
+    exits: list[StageCount] = Field(description="completed stays by the stage entered next")
+    dwell: DurationsOut = Field(description="completed stays, business time of the stage")
+    dwell_wall: DurationsOut = Field(description="completed stays, wall-clock time")
+    open: int = Field(description="leads in the stage at as-of")
+    waiting: DurationsOut = Field(description="open stays to as-of, business time")
+    waiting_wall: DurationsOut = Field(description="open stays to as-of, wall-clock time")
+    longest: list[WaitingOut] = Field(description="the open stays that waited longest")
+    stalls: int = Field(description="stall violations: stays over the dwell limit")
+    stalled_leads: int
+    stalled_now: int = Field(description="open stays already over the limit at as-of")
+
+
+class FlowOut(_Model):
+    """Stays in `source` that ended by entering `target`, and their wall-clock time."""
+
+    source: str
+    target: str
+    declared: bool = Field(description="false for a move the agreement has no handoff for")
+    count: int
+    wall: DurationsOut
+
+
+class LostTimeOut(_Model):
+    """Time leads spent in a non-terminal stage, open stays included."""
+
+    stage: str
+    business_seconds: float
+    wall_seconds: float
+    stays: int
+
+
+class BottlenecksOut(_Model):
+    """Stages in declaration order, flows between them, stages ranked by business time lost."""
+
+    stages: list[StageOut]
+    flows: list[FlowOut]
+    ranking: list[LostTimeOut]
+
+
+class PeriodOut(_Model):
+    """A week, month, quarter or year in the agreement's time zone, [start, end)."""
+
+    kind: Literal["week", "month", "quarter", "year"]
+    label: str
+    start: str
+    end: str
+    partial: bool = Field(description="not complete at as-of")
+
+
+class OutcomesOut(_Model):
+    """Cycles by outcome; attainment = met / (met + breached), null when both are 0."""
+
+    met: int
+    breached: int
+    pending: int
+    cancelled: int
+    at_risk: int
+    attainment: float | None
+
+
+class BreakdownOut(_Model):
+    """The outcomes of the cycles of one team or one lead owner (null: none)."""
+
+    key: str | None
+    outcomes: OutcomesOut
+
+
+class PeriodOutcomesOut(_Model):
+    """The outcomes of the cycles that started in one period."""
+
+    period: PeriodOut
+    outcomes: OutcomesOut
+
+
+class HeatmapOut(_Model):
+    """Breached cycles by weekday (row 0 = Monday) and local hour (column) of their start."""
+
+    counts: list[list[int]]
+    total: int
+
+
+class RuleStatsOut(_Model):
+    """A clock or cadence: attainment overall, by responsible team, by owner and by period."""
+
+    rule: str
+    title: str
+    kind: Literal["clock", "cadence"]
+    outcomes: OutcomesOut
+    by_team: list[BreakdownOut]
+    by_owner: list[BreakdownOut]
+    by_week: list[PeriodOutcomesOut]
+    by_month: list[PeriodOutcomesOut]
+    by_quarter: list[PeriodOutcomesOut]
+    heatmap: HeatmapOut
+
+
+VerdictText = Literal["met", "missed"]
+
+
+class CommitmentOut(_Model):
+    """A line of a team's scorecard: measured over the replay, judged by a target if one exists."""
+
+    team: str | None
+    kind: Literal["volume", "criteria", "acceptance", "speed", "cadence"]
+    subject: str
+    title: str
+    part: int
+    whole: int | None
+    value: float | None = Field(description="part / whole; null for volume")
+    target: str | None
+    goal: float | None = Field(description="a count (volume) or a ratio (0.9 for 90%)")
+    bound: Literal["at least", "at most"] | None
+    periods_judged: int
+    periods_met: int
+    verdict: VerdictText | None
+
+
+class AccountabilityOut(_Model):
+    """Each clock and cadence, breaches of all of them by weekday and hour, the scorecard."""
+
+    rules: list[RuleStatsOut]
+    heatmap: HeatmapOut
+    scorecard: list[CommitmentOut]
+
+
+class TargetPeriodOut(_Model):
+    """A target in one period: `part` of `whole` (volume: `part` leads, no whole)."""
+
+    period: PeriodOut
+    part: int
+    whole: int | None
+    value: float | None
+    verdict: VerdictText | None
+    immature: int = Field(description="cohort members whose window was still open at as-of")
+    undecided: int = Field(description="immature members not yet converted or worked")
+
+
+class TargetOut(_Model):
+    """A target judged in every listed period; the verdict counts complete periods only."""
+
+    name: str
+    title: str
+    kind: Literal["volume", "conversion", "attainment", "worked"]
+    period: Literal["week", "month", "quarter", "year"]
+    bound: Literal["at least", "at most"]
+    goal: float = Field(description="a count (volume) or a ratio (0.9 for 90%)")
+    subject: str
+    window: str | None
+    responsible: str | None
+    clause: str
+    periods: list[TargetPeriodOut]
+    met: int = Field(description="complete periods met")
+    missed: int = Field(description="complete periods missed")
+    verdict: VerdictText | None = Field(description="null until a complete period was judged")
+
+
+class FunnelStepOut(_Model):
+    """Of the leads that entered `source`, those that later entered `target`."""
+
+    source: str
+    target: str
+    entered: int
+    converted: int
+    value: float | None
+
+
+class FunnelOut(_Model):
+    """Cohort conversion between consecutive stages of the main path."""
+
+    path: list[str]
+    steps: list[FunnelStepOut]
+
+
+class GroupOut(_Model):
+    """The closed loop of the leads sharing one value of an attribute."""
+
+    value: str
+    leads: int
+    entered: list[StageCount] = Field(description="distinct leads that entered each stage")
+    steps: list[FunnelStepOut]
+    won: int
+    revenue: str | None = Field(
+        description="the money field summed over won leads, an exact decimal as text"
+    )
+    unpriced: int = Field(description="won leads whose money field is unset or not a number")
+    time_to_won: DurationsOut = Field(description="wall time from first stage entry to won")
+
+
+class ClosedLoopOut(_Model):
+    """Leads grouped by the final value of one attribute."""
+
+    attribute: str
+    groups: list[GroupOut]
+
+
+class AnalysisOut(_Model):
+    """Bottlenecks, accountability, targets, funnel and closed loop of a replay."""
+
+    as_of: str
+    timezone: str
+    first_event: str | None
+    won_stages: list[str]
+    money_field: str | None
+    bottlenecks: BottlenecksOut
+    accountability: AccountabilityOut
+    targets: list[TargetOut]
+    funnel: FunnelOut
+    overall: GroupOut = Field(description="the closed loop of every lead")
+    closed_loop: list[ClosedLoopOut]
+
+
 class Report(_Model):
     """A replay report: provenance, accounting, rule outcomes, cycles and violations."""
 
@@ -177,6 +429,9 @@ class Report(_Model):
     violations: list[ViolationOut]
     cycles: list[CycleOut]
     rejections: list[Rejection]
+    analysis: AnalysisOut | None = Field(
+        default=None, description="the analysis of the replay; absent when not computed"
+    )
 
 
 # ---------------------------------------------------------------- building
@@ -455,6 +710,228 @@ def summary_report(
         violations=list(violations),
         cycles=list(cycles),
         rejections=[_rejection(d) for d in rejections],
+    )
+
+
+# ---------------------------------------------------------------- the analysis as a document
+
+
+def analysis_out(analysis: an.Analysis) -> AnalysisOut:
+    """The analysis as the report's `analysis` section: seconds and ISO instants."""
+    accountability = analysis.accountability
+    return AnalysisOut(
+        as_of=iso(analysis.as_of) or "",
+        timezone=analysis.timezone,
+        first_event=iso(analysis.first_event),
+        won_stages=list(analysis.won_stages),
+        money_field=analysis.money_field,
+        bottlenecks=_bottlenecks(analysis.bottlenecks),
+        accountability=AccountabilityOut(
+            rules=[_rule_stats(rule) for rule in accountability.rules],
+            heatmap=_heatmap(accountability.heatmap),
+            scorecard=[_commitment(line) for line in accountability.scorecard],
+        ),
+        targets=[_target(target) for target in analysis.targets],
+        funnel=FunnelOut(
+            path=list(analysis.funnel.path), steps=[_step(s) for s in analysis.funnel.steps]
+        ),
+        overall=_group(analysis.overall),
+        closed_loop=[
+            ClosedLoopOut(attribute=loop.attribute, groups=[_group(g) for g in loop.groups])
+            for loop in analysis.closed_loop
+        ],
+    )
+
+
+def _durations(summary: an.Summary) -> DurationsOut:
+    return DurationsOut(
+        count=summary.count,
+        total_seconds=summary.total / 1_000_000,
+        median_seconds=None if summary.median is None else summary.median / 1_000_000,
+        p90_seconds=None if summary.p90 is None else summary.p90 / 1_000_000,
+        max_seconds=seconds(summary.max),
+    )
+
+
+def _bottlenecks(bottlenecks: an.Bottlenecks) -> BottlenecksOut:
+    return BottlenecksOut(
+        stages=[
+            StageOut(
+                stage=s.stage,
+                title=s.title,
+                owner=s.owner,
+                terminal=s.terminal,
+                limit=s.limit,
+                entries=s.entries,
+                leads=s.leads,
+                exits=[StageCount(stage=stage, count=count) for stage, count in s.exits],
+                dwell=_durations(s.dwell),
+                dwell_wall=_durations(s.dwell_wall),
+                open=s.open,
+                waiting=_durations(s.waiting),
+                waiting_wall=_durations(s.waiting_wall),
+                longest=[
+                    WaitingOut(
+                        lead=w.lead,
+                        entered=iso(w.entered) or "",
+                        business_seconds=w.business / 1_000_000,
+                        wall_seconds=w.wall / 1_000_000,
+                    )
+                    for w in s.longest
+                ],
+                stalls=s.stalls,
+                stalled_leads=s.stalled_leads,
+                stalled_now=s.stalled_now,
+            )
+            for s in bottlenecks.stages
+        ],
+        flows=[
+            FlowOut(
+                source=f.source,
+                target=f.target,
+                declared=f.declared,
+                count=f.count,
+                wall=_durations(f.wall),
+            )
+            for f in bottlenecks.flows
+        ],
+        ranking=[
+            LostTimeOut(
+                stage=lost.stage,
+                business_seconds=lost.business / 1_000_000,
+                wall_seconds=lost.wall / 1_000_000,
+                stays=lost.stays,
+            )
+            for lost in bottlenecks.ranking
+        ],
+    )
+
+
+def _period(period: an.Period) -> PeriodOut:
+    return PeriodOut(
+        kind=period.kind,
+        label=period.label,
+        start=iso(period.start) or "",
+        end=iso(period.end) or "",
+        partial=period.partial,
+    )
+
+
+def _outcomes(outcomes: an.Outcomes) -> OutcomesOut:
+    return OutcomesOut(
+        met=outcomes.met,
+        breached=outcomes.breached,
+        pending=outcomes.pending,
+        cancelled=outcomes.cancelled,
+        at_risk=outcomes.at_risk,
+        attainment=outcomes.attainment,
+    )
+
+
+def _heatmap(heatmap: an.Heatmap) -> HeatmapOut:
+    return HeatmapOut(counts=[list(day) for day in heatmap.counts], total=heatmap.total)
+
+
+def _rule_stats(rule: an.RuleStats) -> RuleStatsOut:
+    def periods(rows: Sequence[an.PeriodOutcomes]) -> list[PeriodOutcomesOut]:
+        return [
+            PeriodOutcomesOut(period=_period(row.period), outcomes=_outcomes(row.outcomes))
+            for row in rows
+        ]
+
+    return RuleStatsOut(
+        rule=rule.rule,
+        title=rule.title,
+        kind=rule.kind,
+        outcomes=_outcomes(rule.outcomes),
+        by_team=[BreakdownOut(key=b.key, outcomes=_outcomes(b.outcomes)) for b in rule.by_team],
+        by_owner=[BreakdownOut(key=b.key, outcomes=_outcomes(b.outcomes)) for b in rule.by_owner],
+        by_week=periods(rule.by_week),
+        by_month=periods(rule.by_month),
+        by_quarter=periods(rule.by_quarter),
+        heatmap=_heatmap(rule.heatmap),
+    )
+
+
+def _verdict(verdict: an.Verdict | None) -> VerdictText | None:
+    if verdict is None:
+        return None
+    return "met" if verdict is an.Verdict.MET else "missed"
+
+
+def _bound(bound: str) -> Literal["at least", "at most"]:
+    assert bound in ("at least", "at most"), bound
+    return "at least" if bound == "at least" else "at most"
+
+
+def _commitment(line: an.Commitment) -> CommitmentOut:
+    return CommitmentOut(
+        team=line.team,
+        kind=line.kind,
+        subject=line.subject,
+        title=line.title,
+        part=line.part,
+        whole=line.whole,
+        value=line.value,
+        target=line.target,
+        goal=None if line.goal is None else float(line.goal),
+        bound=None if line.bound is None else _bound(line.bound),
+        periods_judged=line.periods_judged,
+        periods_met=line.periods_met,
+        verdict=_verdict(line.verdict),
+    )
+
+
+def _target(target: an.TargetStats) -> TargetOut:
+    return TargetOut(
+        name=target.name,
+        title=target.title,
+        kind=target.kind,
+        period=target.period,
+        bound=_bound(target.bound),
+        goal=float(target.goal),
+        subject=target.subject,
+        window=target.window,
+        responsible=target.responsible,
+        clause=target.clause,
+        periods=[
+            TargetPeriodOut(
+                period=_period(row.period),
+                part=row.part,
+                whole=row.whole,
+                value=row.value,
+                verdict=_verdict(row.verdict),
+                immature=row.immature,
+                undecided=row.undecided,
+            )
+            for row in target.periods
+        ],
+        met=target.met,
+        missed=target.missed,
+        verdict=_verdict(target.verdict),
+    )
+
+
+def _step(step: an.FunnelStep) -> FunnelStepOut:
+    return FunnelStepOut(
+        source=step.source,
+        target=step.target,
+        entered=step.entered,
+        converted=step.converted,
+        value=step.value,
+    )
+
+
+def _group(group: an.GroupStats) -> GroupOut:
+    return GroupOut(
+        value=group.value,
+        leads=group.leads,
+        entered=[StageCount(stage=stage, count=count) for stage, count in group.entered],
+        steps=[_step(step) for step in group.steps],
+        won=group.won,
+        revenue=None if group.revenue is None else str(group.revenue),
+        unpriced=group.unpriced,
+        time_to_won=_durations(group.time_to_won),
     )
 
 
