@@ -540,6 +540,19 @@ def test_md_never_lets_a_value_out_of_its_cell(value: str) -> None:
     assert "\n" not in escaped and "\r" not in escaped and "<" not in escaped
     assert cells("|" + escaped + "|") == 2
     assert not re.search(r"(?<!\\)[*_`\[\]~]", escaped.replace("\\\\", ""))
+    assert "@" not in escaped  # no @mention of a GitHub user or team from a CRM value
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("@sales-team", "&#64;sales-team"),
+        ("mia@harbour.example", "mia&#64;harbour.example"),
+        ("R&D <b>", "R&amp;D &lt;b>"),
+    ],
+)
+def test_md_keeps_mentions_and_html_inert(value: str, shown: str) -> None:
+    assert md(value) == shown
 
 
 @settings(max_examples=40, deadline=None)

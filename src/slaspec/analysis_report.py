@@ -182,9 +182,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def md(text: str) -> str:
-    """Text as literal text in a GitHub table cell: no markup, links, HTML or line breaks."""
+    """Text as literal text in a GitHub table cell: no markup, links, mentions, HTML or breaks."""
     text = _CONTROL.sub("\ufffd", _LINE_BREAK.sub(" ", text))
-    text = text.replace("&", "&amp;").replace("<", "&lt;")
+    # An entity for `@` shows the same character but notifies nobody (`@sales-team`).
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace("@", "&#64;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
