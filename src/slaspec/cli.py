@@ -1014,6 +1014,10 @@ def build_parser() -> argparse.ArgumentParser:
     from slaspec.cli_diff import add_diff_command
 
     add_diff_command(commands)
+
+    from slaspec.cli_render import add_render_command
+
+    add_render_command(commands)
     return parser
 
 
