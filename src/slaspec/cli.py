@@ -1018,6 +1018,10 @@ def build_parser() -> argparse.ArgumentParser:
     from slaspec.cli_render import add_render_command
 
     add_render_command(commands)
+
+    from slaspec.cli_init import add_init_command
+
+    add_init_command(commands)
     return parser
 
 
