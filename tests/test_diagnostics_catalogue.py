@@ -441,6 +441,67 @@ def _console_files() -> dict[str, tuple[Files, Files]]:
             },
         ),
         "SLA106": ({"acme.sla": prelude.replace(header, "")}, {"acme.sla": prelude}),
+        **_import_console_files(),
+    }
+
+
+def _import_console_files() -> dict[str, tuple[Files, Files]]:
+    """The exports and mappings of the `slaspec import` examples (SLA920-SLA925)."""
+    head = "Record ID,Email,Create Date,Became a Lead Date,Became a Marketing Qualified Lead Date\n"
+    contacts = head + (
+        "101,ann@example.com,2026-03-02 09:15,2026-03-02 09:15,2026-03-02 10:02\n"
+        "102,bob@example.com,2026-03-02 13:30,2026-03-02 13:30,\n"
+    )
+    resaved = head + "101,ann@example.com,02/03/2026 09:15,02/03/2026 09:15,02/03/2026 10:02\n"
+    undated = head + (
+        "101,ann@example.com,2026-03-02 09:15,2026-03-02 09:15,2026-03-02 10:02\n"
+        "102,bob@example.com,,,\n"
+    )
+    crm = (
+        'timezone = "Australia/Sydney"\n\n[[files]]\nname = "contacts"\nshape = "wide"\n'
+        'lead = "Record ID"\nattributes_at = "Create Date"\n'
+        'stage = { "Became a Lead Date" = "inquiry" }\n'
+    )
+    engagements = (
+        'timezone = "Australia/Sydney"\n\n[[files]]\nname = "activities"\n'
+        'shape = "activities"\nlead = "Contact ID"\ntimestamp = "Activity date"\n'
+        'activity = "Activity type"\nother_activities = "reject"\n\n[files.activities]\n'
+        'Call = "call"\nEmail = "email"\n'
+    )
+    activities = (
+        "Contact ID,Activity date,Activity type\n101,2026-03-02 10:30,Call\n"
+        "101,2026-03-03 14:00,Meeting\n"
+    )
+    leads_toml = (
+        'timezone = "Europe/Berlin"\n\n[[files]]\nname = "leads"\nshape = "wide"\n'
+        'lead = "Lead"\nattributes_at = "Created"\n'
+        'attributes = { Score = { name = "score", type = "number" } }\n'
+    )
+    leads = 'Lead,Created,Score\nL-1,2026-03-02 09:15,"72,5"\n'
+    mqls = "mql_id,first_contact_date,landing_page_id,origin\nm1,2018-02-01,p1,social\n"
+    sellers = "seller_id,seller_zip_code_prefix,seller_city,seller_state\ns1,13023,campinas,SP\n"
+    return {
+        "SLA920": (
+            {"crm.toml": crm, "contacts.csv": contacts},
+            {"crm.toml": crm.replace("stage =", "stages ="), "contacts.csv": contacts},
+        ),
+        "SLA921": ({"sellers.csv": sellers}, {"mqls.csv": mqls}),
+        "SLA922": ({"contacts.csv": resaved}, {"contacts.csv": contacts}),
+        "SLA923": (
+            {"engagements.toml": engagements, "engagements.csv": activities},
+            {
+                "engagements.toml": engagements + 'Meeting = "meeting"\n',
+                "engagements.csv": activities,
+            },
+        ),
+        "SLA924": (
+            {"leads.toml": leads_toml, "leads.csv": leads},
+            {
+                "leads.toml": leads_toml.replace('"number" }', '"number", decimal = "," }'),
+                "leads.csv": leads,
+            },
+        ),
+        "SLA925": ({"contacts.csv": undated}, {"contacts.csv": contacts}),
     }
 
 
@@ -452,8 +513,8 @@ def _codes_in_document() -> list[str]:
 
 
 CODES = sorted(RULES)
-# What docs/diagnostics.md says `slaspec lint` exits with: 2 when a path cannot be read.
-COULD_NOT_RUN = ("SLA002", "SLA003", "SLA004")
+# What docs/diagnostics.md says slaspec exits with: 2 when a path or a mapping cannot be used.
+COULD_NOT_RUN = ("SLA002", "SLA003", "SLA004", "SLA920")
 
 # Findings the current implementation prints without a help line (STYLE.md asks for one).
 WITHOUT_HELP: dict[str, str] = {}

@@ -344,7 +344,11 @@ def _replay_inputs(
         raise UsageError(f"--log-timezone: {problem.message}{advice}")
     as_of = _parse_instant(args.as_of, "--as-of") if args.as_of else None
     checked = _load_agreement(args.agreement)
-    return checked, _Logs(args.logs, options, args.encoding), options, as_of
+    # Imported here: cli_import uses this module's helpers for its I/O.
+    from slaspec.cli_import import mapped_logs
+
+    logs = mapped_logs(args, checked) or _Logs(args.logs, options, args.encoding)
+    return checked, logs, options, as_of
 
 
 def _agreement_inputs(checked: Checked) -> list[InputFile]:
@@ -942,11 +946,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     def log_options(command: argparse.ArgumentParser) -> None:
         command.add_argument("agreement", metavar="AGREEMENT")
-        command.add_argument("logs", nargs="+", metavar="LOG", help="canonical event logs, or -")
+        command.add_argument(
+            "logs",
+            nargs="+",
+            metavar="LOG",
+            help="canonical event logs (or CRM exports with --mapping/--preset), or -",
+        )
         add_log_reading_options(command)
+
+    # Imported here: cli_import uses this module's helpers for its I/O.
+    from slaspec.cli_import import add_import_command, add_mapping_options
 
     replay = commands.add_parser("replay", help="replay event logs against an agreement")
     log_options(replay)
+    add_mapping_options(replay)
     replay.add_argument(
         "--format",
         choices=REPORT_FORMATS,
@@ -989,6 +1002,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="one lead's timeline and why it broke rules")
     log_options(explain)
+    add_mapping_options(explain)
     explain.add_argument("--lead", required=True, metavar="ID")
     explain.set_defaults(handler=cmd_explain)
 
@@ -1022,6 +1036,7 @@ def build_parser() -> argparse.ArgumentParser:
     from slaspec.cli_init import add_init_command
 
     add_init_command(commands)
+    add_import_command(commands)
     return parser
 
 

@@ -172,6 +172,38 @@ RULES: dict[str, Rule] = {
             "An attribute value does not fit its declared field type.",
         ),
         Rule("SLA912", "missing-lead", _E, "A row has an empty `lead_id`."),
+        # SLA92x-93x: CRM exports read through a mapping (slaspec import)
+        Rule(
+            "SLA920",
+            "invalid-mapping",
+            _E,
+            "A mapping file is not valid TOML or does not follow the mapping format.",
+        ),
+        Rule(
+            "SLA921",
+            "unmatched-export",
+            _E,
+            "An export file fits no entry of the mapping, or several equally well.",
+        ),
+        Rule(
+            "SLA922",
+            "bad-export-timestamp",
+            _E,
+            "An export timestamp is empty or does not match the declared format.",
+        ),
+        Rule(
+            "SLA923",
+            "unmapped-value",
+            _E,
+            "A changed field, activity or stage value is not one the mapping names.",
+        ),
+        Rule(
+            "SLA924",
+            "bad-export-cell",
+            _E,
+            "An attribute cell does not fit the coercion the mapping declares.",
+        ),
+        Rule("SLA925", "row-without-events", _E, "A wide export row has no date to give an event."),
         # SLA95x: scenario tests
         Rule(
             "SLA950",

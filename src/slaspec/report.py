@@ -36,7 +36,7 @@ class InputFile(_Model):
 
     path: str
     sha256: str
-    kind: Literal["agreement", "log"]
+    kind: Literal["agreement", "log", "mapping"]
 
 
 class RowRef(_Model):
