@@ -61,6 +61,9 @@ class Cycle:
     responsible: str | None
     count: int = 0  # cadences: activities counted
     required: int = 0  # cadences: activities required
+    # The label of the agreement version that judged it (versions.py); None when replayed under
+    # one agreement. Out of repr, so dumps of single-agreement results read as they always did.
+    version: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,9 @@ class Violation:
     ended: int | None = None
     elapsed: int | None = None
     wall: int | None = None
+    # The label of the agreement version that judged it (versions.py); None when replayed under
+    # one agreement. Out of repr, so dumps of single-agreement results read as they always did.
+    version: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
