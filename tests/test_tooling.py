@@ -13,8 +13,8 @@ from conftest import ROOT
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "src", "tests", "benchmarks"],
-        ["ruff", "format", "--check", "src", "tests", "benchmarks"],
+        ["ruff", "check", "src", "tests", "benchmarks", "docs/tools"],
+        ["ruff", "format", "--check", "src", "tests", "benchmarks", "docs/tools"],
         ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy-strict"],
