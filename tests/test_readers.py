@@ -969,3 +969,45 @@ def test_decode_never_raises(data: bytes) -> None:
         assert result.code == "SLA901" and result.help
     else:
         assert result == data.decode("utf-8").removeprefix("\ufeff")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_later_part_of_a_file_keeps_its_line_numbers(fmt: LogFormat) -> None:
+    # The first lines of a file are read elsewhere; the rest is read with line_offset (and, for
+    # CSV, the header line again in front) and numbered exactly as the whole file numbers it.
+    rows = [
+        ("L-1", "2026-03-02T09:15:00+11:00", "stage", "inquiry"),
+        ("L-1", "2026-03-02T09:16:00+11:00", "stage", "mql"),
+        ("L-2", "yesterday", "stage", "inquiry"),
+        ("L-2", "2026-03-02T09:18:00+11:00", "stage", "inquiry"),
+        ("L-3", "2026-03-02T09:19:00+11:00", "stage", "inquiry"),
+    ]
+    if fmt == "csv":
+        lines = ["lead_id,timestamp,type,value\n", *(",".join(row) + "\n" for row in rows)]
+        head, header = 4, lines[:1]
+    else:
+        keys = ("lead_id", "timestamp", "type", "value")
+        lines = [json.dumps(dict(zip(keys, row, strict=True))) + "\n" for row in rows]
+        head, header = 3, []
+    lines.insert(2, "\n")  # a blank line in the first part
+    whole, whole_stats = read_all("".join(lines), fmt, start_seq=7)
+    first, first_stats = read_all("".join(lines[:head]), fmt, start_seq=7)
+    rest_counter = ReadCounter()
+    rest = list(
+        read_log(
+            "".join(header + lines[head:]),
+            "log.csv",
+            fmt,
+            ReadOptions(),
+            7 + first_stats.rows,
+            rest_counter,
+            line_offset=head - len(header),
+        )
+    )
+    assert first + rest == whole
+    assert [item.origin.row for item in rest] == [head + 1, head + 2, head + 3]
+    rest_stats = rest_counter.freeze()
+    assert (first_stats.rows + rest_stats.rows, first_stats.blank_lines) == (
+        whole_stats.rows,
+        whole_stats.blank_lines,
+    )

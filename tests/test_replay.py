@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from conftest import DATA, check_text
 from slaspec import readers
+from slaspec.compiler import Agreement
 from slaspec.events import Event, EventKind, Origin
 from slaspec.replay import Engine, Row, prepare, replay_prepared
 
@@ -129,3 +130,65 @@ def test_dwell_and_stalls_agree_whether_or_not_the_entry_clock_was_reused() -> N
     # The same rows replayed one by one give the same lead.
     again = ENGINE.replay_lead("A", prepare(AGREEMENT, items).leads["A"], lead.last_time)
     assert dataclasses.asdict(again) == dataclasses.asdict(lead)
+
+
+_TWO_CADENCES = check_text(
+    BASE
+    + """
+cadence sal_touches "One call or e-mail":
+    starts when lead enters sal
+    requires at least 1 call, email by sdr within 1 business day
+    exits when lead enters sql
+    responsible sdr
+""",
+    "base.sla",
+).agreement
+assert _TWO_CADENCES is not None
+TWO_CADENCES: Agreement = _TWO_CADENCES
+MONDAY_9 = 1_772_402_400_000_000  # 2026-03-02T09:00:00+11:00
+
+
+def staged(lead: str, *steps: tuple[int, EventKind, str | None]) -> list[Event]:
+    """Rows of one lead, `hours` after Monday 09:00, all by an SDR."""
+    return [
+        dataclasses.replace(
+            event(lead, MONDAY_9 + hours * HOUR, kind, value, seq), actor="tom@x.example"
+        )
+        for seq, (hours, kind, value) in enumerate(steps)
+    ]
+
+
+def test_one_call_counts_for_every_cadence_that_counts_calls() -> None:
+    items = staged(
+        "A",
+        (0, EventKind.STAGE, "sal"),
+        (1, EventKind.ACTIVITY, "call"),
+        (2, EventKind.ACTIVITY, "call"),
+    )
+    result = replay_prepared(Engine(TWO_CADENCES), prepare(TWO_CADENCES, items)).leads[0]
+    outcomes = {(c.rule, c.count, c.outcome.value, c.ended) for c in result.cycles}
+    assert outcomes == {
+        ("first_touch", 0, "met", MONDAY_9 + HOUR),
+        ("sal_touches", 1, "met", MONDAY_9 + HOUR),  # met by the first call, closed there
+        ("sal_calls", 2, "met", MONDAY_9 + 2 * HOUR),  # both calls counted
+    }
+
+
+def test_cadences_that_expire_at_one_event_all_close_at_their_due_instants() -> None:
+    # No activity: the update a week later finds both windows (one and two business days)
+    # gone, and each cadence closes as breached at its own due instant.
+    items = staged("A", (0, EventKind.STAGE, "sal"), (24 * 7, EventKind.UPDATE, None))
+    result = replay_prepared(Engine(TWO_CADENCES), prepare(TWO_CADENCES, items)).leads[0]
+    breached = {
+        (c.rule, c.outcome.value, c.due, c.judged_at) for c in result.cycles if c.kind == "cadence"
+    }
+    # A working day is 7.5 hours (09:00-12:00, 13:00-17:30): due on Monday and Tuesday 17:30.
+    monday_close, tuesday_close = MONDAY_9 + 8 * HOUR + HOUR // 2, MONDAY_9 + 32 * HOUR + HOUR // 2
+    assert breached == {
+        ("sal_touches", "breached", monday_close, monday_close),
+        ("sal_calls", "breached", tuesday_close, tuesday_close),
+    }
+    assert [v.rule for v in result.violations if v.kind.value == "cadence_breached"] == [
+        "sal_touches",
+        "sal_calls",
+    ]

@@ -165,11 +165,13 @@ def read_log(
     options: ReadOptions,
     start_seq: int = 0,
     counter: ReadCounter | None = None,
+    line_offset: int = 0,
 ) -> Iterator[Event | Rejected]:
     """Stream one canonical log as events and rejected rows, in file order.
 
     Rows get `seq` numbers from `start_seq` on (rejected rows use one too), so the next file of
-    the same read starts at `start_seq + rows`.
+    the same read starts at `start_seq + rows`. Lines are numbered from `line_offset + 1`: a
+    later part of a file, read on its own after the header line, keeps its lines' numbers.
     """
     lines = _lines(stream) if isinstance(stream, str) else iter(stream)
     tally = counter if counter is not None else ReadCounter()
@@ -179,9 +181,9 @@ def read_log(
     clock = _Clock(zone, options.dst_policy)
     match fmt:
         case "csv":
-            return _read_csv(lines, name, clock, start_seq, tally)
+            return _read_csv(lines, name, clock, start_seq, tally, line_offset)
         case "jsonl":
-            return _read_jsonl(lines, name, clock, start_seq, tally)
+            return _read_jsonl(lines, name, clock, start_seq, tally, line_offset)
         case _:
             assert_never(fmt)
 
@@ -524,16 +526,21 @@ class _Header:
 
 
 def _read_csv(
-    lines: Iterator[str], name: str, clock: _Clock, start_seq: int, tally: ReadCounter
+    lines: Iterator[str],
+    name: str,
+    clock: _Clock,
+    start_seq: int,
+    tally: ReadCounter,
+    line_offset: int = 0,
 ) -> Iterator[Event | Rejected]:
     """The CSV reader: header checks, then one Event or Rejected per record."""
     feed = _Feed(lines)
     quoted = csv.reader(feed, strict=True)
-    lineno = 0
+    lineno = line_offset
     header: _Header | list[Rejected] | None = None
     for line in lines:
         lineno += 1
-        if lineno == 1:
+        if lineno == line_offset + 1:
             line = line.removeprefix("\ufeff")
         if not line.strip():
             tally.blank_lines += 1
@@ -984,16 +991,21 @@ _JSON_KINDS = {"dict": "an object", "list": "an array"}
 
 
 def _read_jsonl(
-    lines: Iterator[str], name: str, clock: _Clock, start_seq: int, tally: ReadCounter
+    lines: Iterator[str],
+    name: str,
+    clock: _Clock,
+    start_seq: int,
+    tally: ReadCounter,
+    line_offset: int = 0,
 ) -> Iterator[Event | Rejected]:
     """The JSON Lines reader: one object per non-blank line."""
     seq = start_seq
     rejected = 0
-    lineno = 0
+    lineno = line_offset
     try:
         for line in lines:
             lineno += 1
-            if lineno == 1:
+            if lineno == line_offset + 1:
                 line = line.removeprefix("\ufeff")
             text = line.strip()
             if not text:

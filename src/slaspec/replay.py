@@ -480,6 +480,13 @@ class Engine:
 
     def __init__(self, agreement: Agreement) -> None:
         self.agreement = agreement
+        # Plain dicts of the agreement's read-only mappings: the fold looks them up for every
+        # event, and a dict look-up costs half that of one through a MappingProxyType.
+        self.stages = dict(agreement.stages)
+        self.handoffs = dict(agreement.handoffs)
+        self.clocks = dict(agreement.clocks)
+        self.roster = dict(agreement.roster)
+        self.owners = {name: stage.owner for name, stage in agreement.stages.items()}
         self.calendars = {
             name: BusinessCalendar(spec) for name, spec in agreement.calendars.items()
         }
@@ -505,7 +512,11 @@ class Engine:
             for triggers, action in groups:
                 for trigger in triggers:
                     self.index(name, trigger, action)
-        self.counted = {t for cadence in agreement.cadences.values() for t in cadence.types}
+        # Activity type -> the cadences that count it, in the agreement's order.
+        self.counting = {
+            name: tuple(c for c in agreement.cadences.values() if name in c.types)
+            for name in dict.fromkeys(t for c in agreement.cadences.values() for t in c.types)
+        }
         self.pausing = any(clock.pauses for clock in agreement.clocks.values())
         # Criteria compiled once; they are evaluated at every handoff, clock start and event.
         self.criteria = {
@@ -563,7 +574,7 @@ class Engine:
     def act(self, state: _Lead, rule: str, fired: int, t: int, origin: Origin) -> None:
         """Apply one event's triggers to one rule: close first, then open (semantics.md 6)."""
         run = state.runs.get(rule)
-        clock = self.agreement.clocks.get(rule)
+        clock = self.clocks.get(rule)
         if run is not None:
             if clock is not None and fired & STOP:
                 outcome = Outcome.MET if run.elapsed(t) <= run.goal else Outcome.BREACHED
@@ -581,7 +592,7 @@ class Engine:
     def owner_of(self, stage: str | None) -> str | None:
         if stage is None:
             return None
-        return self.agreement.stages[stage].owner
+        return self.owners[stage]
 
     def actor_matches(self, by: n.Actor | None, team: str | None, stage: str | None) -> bool:
         if by is None:
@@ -884,12 +895,18 @@ class Engine:
 
     def expire_cadences(self, state: _Lead, t: int) -> None:
         """Close cadence cycles whose window passed before t with too few activities."""
-        for run in list(state.runs.values()):
-            # Elapsed time never decreases and equals the goal at `due`, so no window can have
-            # passed by then: the clock is read only for instants after it.
-            if not run.is_clock and (run.due is None or t > run.due) and run.elapsed(t) > run.goal:
-                due = run.due if run.due is not None else t
-                self.close(state, run, due, Outcome.BREACHED, None, due)
+        # Elapsed time never decreases and equals the goal at `due`, so no window can have
+        # passed by then: the clock is read only for instants after it. Whether a run expired
+        # depends on that run alone, so the expired ones are found first and closed after, in
+        # the same order (closing removes them from `runs`).
+        expired = [
+            run
+            for run in state.runs.values()
+            if not run.is_clock and (run.due is None or t > run.due) and run.elapsed(t) > run.goal
+        ]
+        for run in expired:
+            due = run.due if run.due is not None else t
+            self.close(state, run, due, Outcome.BREACHED, None, due)
 
     # -------------------------------------------------------- stays
 
@@ -962,7 +979,7 @@ class Engine:
         attributes, runs, activities = state.attributes, state.runs, state.activities
         expire = self.expire_cadences if self.agreement.cadences else None
         pauses = self.update_pauses if self.pausing else None
-        on_activity, counted, roster = self.on_activity, self.counted, self.agreement.roster
+        on_activity, counting, roster = self.on_activity, self.counting, self.roster
         rule_order = self.rule_order.__getitem__
         new_activity = partial(tuple.__new__, Activity)
         assign_kind, activity_kind, stage_kind = (
@@ -1002,7 +1019,7 @@ class Engine:
                         by is None or self.actor_matches(by, team, state.stage)
                     ):
                         fired[rule] = fired.get(rule, 0) | action
-                if value in counted:
+                if value in counting:
                     self.count_activity(state, row, team, t)
             elif kind is stage_kind and value is not None:
                 left = state.stage
@@ -1011,7 +1028,10 @@ class Engine:
                         _add(fired, self.on_leave.get(left, ()), runs)
                         _add(fired, self.on_handoff.get((left, value), ()), runs)
                     _add(fired, self.on_enter.get(value, ()), runs)
-            if fired:
+            if len(fired) == 1:
+                for rule, action in fired.items():
+                    self.act(state, rule, action, t, origin)
+            elif fired:
                 for rule in sorted(fired, key=rule_order):
                     self.act(state, rule, fired[rule], t, origin)
             if runs and pauses is not None:
@@ -1062,9 +1082,10 @@ class Engine:
         )
 
     def count_activity(self, state: _Lead, row: Row, team: str | None, t: int) -> None:
-        for cadence in self.agreement.cadences.values():
+        assert row.value is not None
+        for cadence in self.counting[row.value]:
             run = state.runs.get(cadence.name)
-            if run is None or row.value not in cadence.types:
+            if run is None:
                 continue
             if not self.actor_matches(cadence.by, team, state.stage):
                 continue
@@ -1077,7 +1098,7 @@ class Engine:
 
     def change_stage(self, state: _Lead, row: Row) -> bool:
         """Move the lead to the row's stage; False when it is already there (no change)."""
-        agreement = self.agreement
+        stages = self.stages
         target = row.value
         assert target is not None
         t = row.time
@@ -1086,7 +1107,7 @@ class Engine:
             return False
         now: int | None = None
         if source is None:
-            entered = agreement.stages[target]
+            entered = stages[target]
             if not entered.initial:
                 state.violations.append(
                     new_violation(
@@ -1104,16 +1125,16 @@ class Engine:
                     )
                 )
         else:
-            handoff = agreement.handoffs.get((source, target))
-            owner = agreement.stages[source].owner
+            handoff = self.handoffs.get((source, target))
+            owner = self.owners[source]
             if handoff is None:
-                what = "a terminal stage" if agreement.stages[source].terminal else "a stage"
+                what = "a terminal stage" if stages[source].terminal else "a stage"
                 state.violations.append(
                     new_violation(
                         lead=state.lead,
                         kind=ViolationKind.ILLEGAL_TRANSITION,
                         rule=f"{source} -> {target}",
-                        clause=str(agreement.stages[source].clause),
+                        clause=str(stages[source].clause),
                         responsible=owner,
                         at=t,
                         rows=(row.origin,),
@@ -1123,11 +1144,12 @@ class Engine:
                 )
             else:
                 failed = self.failures(self.criteria[(source, target)], state, t, source)
-                failed.extend(
-                    (f"{name} is set", f"{name} is not set")
-                    for name in handoff.required
-                    if name not in state.attributes
-                )
+                if handoff.required:
+                    failed.extend(
+                        (f"{name} is set", f"{name} is not set")
+                        for name in handoff.required
+                        if name not in state.attributes
+                    )
                 if failed:
                     state.violations.append(
                         new_violation(
@@ -1268,9 +1290,13 @@ def _compare(value: Value, op: Callable[[Any, Any], Any], other: Any) -> bool:
         return False
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = dt.timedelta(microseconds=1)
+
+
 def _micros(value: dt.datetime) -> int:
-    delta = value - dt.datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    # Floor division of two timedeltas is exact integer arithmetic on their microseconds.
+    return (value - _EPOCH) // _ONE_US
 
 
 def _show(value: Value | None) -> str:
