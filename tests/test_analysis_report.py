@@ -149,7 +149,7 @@ def test_without_analysis_the_text_and_json_are_the_summary_alone() -> None:
 
 def test_json_round_trips_and_streams_with_the_analysis() -> None:
     agreement, result, report = harbour()
-    assert report.schema_version == SCHEMA_VERSION == "1.1"
+    assert report.schema_version == SCHEMA_VERSION == "1.2"
     text = render_json(report)
     assert Report.model_validate_json(text) == report
     assert AnalysisOut.model_validate(json.loads(text)["analysis"]) == report.analysis

@@ -17,7 +17,8 @@ The document has one section per code of `slaspec.diagnostics.RULES`, in code or
 - ```scenarios a scenario test file (docs/testing.md), checked as `agreement.scenarios`; the
                agreement it tests is the prelude, found beside it as `agreement.sla`.
 
-The failing example yields its code and the fixed example yields neither it nor any error (and
+The failing example yields its code (or, for a code in CAUGHT_FIRST, the code of the earlier
+check that always pre-empts it) and the fixed example yields neither it nor any error (and
 shows no output). The ```text block after a failing example is what it prints (the text
 reporter, or the console); outputs longer than MAX_SHOWN findings keep their first and last
 findings. Run `SLASPEC_UPDATE_GOLDEN=1 pytest tests/test_diagnostics_catalogue.py` to rewrite
@@ -442,6 +443,7 @@ def _console_files() -> dict[str, tuple[Files, Files]]:
         ),
         "SLA106": ({"acme.sla": prelude.replace(header, "")}, {"acme.sla": prelude}),
         **_import_console_files(),
+        **_version_console_files(),
     }
 
 
@@ -505,6 +507,90 @@ def _import_console_files() -> dict[str, tuple[Files, Files]]:
     }
 
 
+def _version_console_files() -> dict[str, tuple[Files, Files]]:
+    """The agreement versions of the `slaspec replay --history` examples (SLA960-SLA967):
+    `acme.sla` (the prelude, version 1 from 2026-03-02), an older version in `history/`, and
+    a log with a lead in each version's time."""
+    newest = _prelude()
+    older = newest.replace('version "1"', 'version "0.9"').replace(
+        "effective 2026-03-02", "effective 2026-01-05"
+    )
+    assert older != newest
+    log = (
+        "lead_id,timestamp,type,value,actor,score,email,source,last_engaged\n"
+        "L-1,2026-01-12T09:00:00+11:00,stage,inquiry,automation@example.com,72,"
+        "ann@example.com,website,2026-01-12T09:00:00+11:00\n"
+        "L-1,2026-01-12T10:00:00+11:00,stage,mql,automation@example.com,,,,\n"
+        "L-1,2026-01-12T11:30:00+11:00,activity,call,sam@example.com,,,,\n"
+        "L-2,2026-03-09T09:00:00+11:00,stage,inquiry,automation@example.com,65,"
+        "bob@example.com,webinar,2026-03-09T09:00:00+11:00\n"
+        "L-2,2026-03-09T10:00:00+11:00,stage,mql,automation@example.com,,,,\n"
+        "L-2,2026-03-09T11:00:00+11:00,activity,email,sam@example.com,,,,\n"
+    )
+    history = "history/acme-2026-01.sla"
+
+    def pair(old: str, new: str = newest) -> Files:
+        return {"acme.sla": new, history: old, "leads.csv": log}
+
+    def edit(text: str, *edits: tuple[str, str]) -> str:
+        for before, after in edits:
+            assert before in text, before
+            text = text.replace(before, after)
+        return text
+
+    mql_alias = '    aliases "Marketing Qualified"\n'
+    sql = 'stage sql "Sales qualified lead":\n    owner sales\n'
+    # Midnight of 2026-03-02 at UTC+14 comes before midnight of 2026-03-01 at UTC-12.
+    kiritimati = edit(
+        newest,
+        ("    calendar office\n", '    calendar office\n    timezone "Pacific/Kiritimati"\n'),
+    )
+    baker = ("    calendar office\n", '    calendar office\n    timezone "Etc/GMT+12"\n')
+    clock = (
+        "clock first_touch:\n    starts when lead enters mql\n"
+        "    stops when activity call, email, meeting by sales\n    goal 4 business hours\n"
+    )
+    cadence = (
+        "cadence {name}:\n    starts when lead enters mql\n"
+        "    requires at least 2 call by sales within 2 business days\n"
+    )
+    return {
+        "SLA960": (
+            pair(
+                edit(
+                    older, ('"Example marketing and sales SLA"', '"Example marketing & sales SLA"')
+                )
+            ),
+            pair(older),
+        ),
+        "SLA961": (
+            pair(edit(older, ("effective 2026-01-05", "effective 2026-03-02"))),
+            pair(older),
+        ),
+        "SLA962": (pair(edit(older, ('version "0.9"', 'version "1"'))), pair(older)),
+        "SLA963": (pair(edit(older, ("    effective 2026-01-05\n", ""))), pair(older)),
+        "SLA964": (
+            pair(edit(older, ("effective 2026-01-05", "effective 2026-03-01"), baker), kiritimati),
+            pair(edit(older, ("effective 2026-01-05", "effective 2026-02-27"), baker), kiritimati),
+        ),
+        "SLA965": (
+            pair(edit(older, (mql_alias, ""), (sql, sql + mql_alias))),
+            pair(edit(older, (sql, sql + '    aliases "Sales Qualified"\n'))),
+        ),
+        "SLA966": (
+            pair(edit(older, ("    email: string\n", "    email: boolean\n"))),
+            pair(older),
+        ),
+        "SLA967": (
+            pair(edit(older, (clock, cadence.format(name="first_touch")))),
+            pair(
+                edit(older, (clock, cadence.format(name="first_touch"))),
+                edit(newest, ("clock first_touch:", "clock first_response:")),
+            ),
+        ),
+    }
+
+
 # ---------------------------------------------------------------- the document's structure
 
 
@@ -513,8 +599,13 @@ def _codes_in_document() -> list[str]:
 
 
 CODES = sorted(RULES)
-# What docs/diagnostics.md says slaspec exits with: 2 when a path or a mapping cannot be used.
-COULD_NOT_RUN = ("SLA002", "SLA003", "SLA004", "SLA920")
+# What docs/diagnostics.md says slaspec exits with: 2 when a path or a mapping cannot be used,
+# or when files given as versions of one agreement are not.
+VERSION_CODES = tuple(f"SLA96{n}" for n in range(8))
+COULD_NOT_RUN = ("SLA002", "SLA003", "SLA004", "SLA920", *VERSION_CODES)
+# Codes a check earlier in the pipeline always pre-empts: the failing example shows that finding
+# (the section says so). A version without an effective date never compiles (SLA006).
+CAUGHT_FIRST = {"SLA963": "SLA006"}
 
 # Findings the current implementation prints without a help line (STYLE.md asks for one).
 WITHOUT_HELP: dict[str, str] = {}
@@ -636,7 +727,7 @@ def test_failing_example_yields_its_code_and_shows_its_output(
 ) -> None:
     example = _section(_document(), code).failing[0]
     outcome = _run(example, code, 0, tmp_path, monkeypatch, capsys)
-    assert code in outcome.codes, outcome.text
+    assert CAUGHT_FIRST.get(code, code) in outcome.codes, outcome.text
     if example.kind == "console":
         assert set(outcome.exits) == {2 if code in COULD_NOT_RUN else 1}
     shown = shorten(outcome.text)
@@ -671,8 +762,9 @@ def test_fixed_example_yields_neither_its_code_nor_errors(
 def test_failing_example_finding_has_a_help_line(code: str) -> None:
     example = _section(_document(), code).failing[0]
     assert example.output is not None
-    blocks = [b for b in example.output.body.split("\n\n") if f"[{code}]" in b.split("\n")[0]]
-    assert blocks, f"the output shows no {code} finding"
+    shown = CAUGHT_FIRST.get(code, code)
+    blocks = [b for b in example.output.body.split("\n\n") if f"[{shown}]" in b.split("\n")[0]]
+    assert blocks, f"the output shows no {shown} finding"
     assert all("= help: " in block for block in blocks), blocks
 
 

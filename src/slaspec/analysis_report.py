@@ -275,7 +275,18 @@ def _md_heading(report: Report) -> list[str]:
         f"{count(a.replayed)} of {count(a.read)} rows replayed "
         f"({count(a.rejected)} rejected, {count(a.duplicate)} duplicate, "
         f"{count(a.after_as_of)} after as-of) · {count(total)} violations",
+        *_md_versions(report),
     ]
+
+
+def _md_versions(report: Report) -> list[str]:
+    """Which versions of the agreement judged the cycles, when the replay was given several."""
+    versions = report.agreement.versions
+    if not versions:
+        return []
+    listed = ", ".join(f"{_code(v.label)} from {md(v.effective or 'the start')}" for v in versions)
+    lead = "Each cycle is judged by the agreement version in force when it started"
+    return ["", f"{lead}: {listed}."]
 
 
 def _md_rules(report: Report, analysis: AnalysisOut) -> list[str]:

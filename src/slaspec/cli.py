@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from slaspec import __version__, formatter, readers, reporters
+from slaspec import __version__, cli_parallel, formatter, readers, reporters
 from slaspec import calendar as business_calendar
 from slaspec import render as report_render
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 
     from slaspec.analysis import Analyser, Analysis, Tallies
     from slaspec.compiler import Agreement
-    from slaspec.replay import Engine, Prepared
+    from slaspec.replay import Prepared
     from slaspec.results import Violation
+    from slaspec.versions import LeadReplayer, VersionedEngine
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 AGREEMENT_SUFFIX = ".sla"
@@ -300,7 +301,10 @@ class _Logs:
             counter = readers.ReadCounter()
             self.counters.append(counter)
             fmt = readers.sniff_format(path, data[:64])
-            rows = readers.read_log(text, path, fmt, self.options, seq, counter)
+            # A large CSV is read by two processes; the items are the same as one reader's.
+            rows = cli_parallel.read_log(
+                text, path, fmt, self.options, seq, counter, _jobs(PARALLEL_MIN_ROWS)
+            )
             # The reader keeps what it needs of the text; the bytes and the text itself (each
             # the size of the file) need not stay alive while the rows are read.
             del data, text
@@ -402,6 +406,7 @@ class _Needs:
     csv: bool = False  # the CSV rows of every violation
     shown: int = 0  # the first violation records, for the HTML table
     analysis: Analyser | None = None  # counts the analysis chunk by chunk
+    versions: bool = False  # the CSV says which agreement version judged each violation
 
 
 @dataclass(slots=True)
@@ -418,7 +423,7 @@ class _Rendered:
 
 
 def _replay_chunk(
-    engine: Engine, prepared: Prepared, leads: Sequence[str], needs: _Needs
+    engine: LeadReplayer, prepared: Prepared, leads: Sequence[str], needs: _Needs
 ) -> _Rendered:
     """Replay some prepared leads (in order) and render only what the outputs need."""
     rows, as_of = prepared.leads, prepared.as_of
@@ -438,7 +443,7 @@ def _replay_chunk(
         rendered.cycles.append(cycles)
         rendered.violations.append(violations)
     if needs.csv:
-        rendered.csv.append(report_render.csv_chunk(results))
+        rendered.csv.append(report_render.csv_chunk(results, needs.versions))
     if needs.shown:
         for result in results:
             rendered.shown += result.violations[: needs.shown - len(rendered.shown)]
@@ -446,7 +451,7 @@ def _replay_chunk(
 
 
 def _replay_chunks(
-    engine: Engine,
+    engine: LeadReplayer,
     prepared: Prepared,
     chunks: Sequence[Sequence[str]],
     needs: _Needs,
@@ -538,7 +543,7 @@ def _jobs(rows: int) -> int:
 
 
 def _replay_all(
-    engine: Engine,
+    engine: LeadReplayer,
     prepared: Prepared,
     needs: _Needs,
     jobs: int,
@@ -718,6 +723,51 @@ def _analyser(args: argparse.Namespace, agreement: Agreement, as_of: int) -> Ana
         raise UsageError(f"--won-stage: {error}") from error
 
 
+# The rule code of each problem that keeps files from being versions of one agreement.
+VERSION_CODES = {
+    "different-agreement": "SLA960",
+    "same-effective-date": "SLA961",
+    "same-version-label": "SLA962",
+    "no-effective-date": "SLA963",
+    "effective-order": "SLA964",
+    "stage-spelling-conflict": "SLA965",
+    "field-type-conflict": "SLA966",
+    "rule-kind-conflict": "SLA967",
+}
+
+
+def _history(args: argparse.Namespace, checked: Checked) -> VersionedEngine | None:
+    """The versioned engine for --history files (None without them); exit 2 if they don't fit.
+
+    Replaces args.history by the checked versions, so their files are recorded in the report.
+    """
+    paths = list(expand_paths(args.history or ()))
+    if not paths:
+        args.history = []
+        return None
+    from slaspec.versions import VersionedEngine, check_versions
+
+    versions = [checked, *(_load_agreement(path) for path in paths)]
+    problems = check_versions(versions)
+    if problems:
+        found = [
+            Diagnostic(VERSION_CODES[p.kind], p.message, p.file, span=p.span, help=p.help)
+            for p in problems
+            if p.kind in VERSION_CODES
+        ]
+        sources = {
+            parsed.source.name: parsed.source
+            for version in versions
+            for parsed in version.program.files
+        }
+        sys.stderr.write(reporters.render_text(found, sources, _use_color(sys.stderr, "auto")))
+        sys.stderr.write("slaspec: these files are not versions of one agreement; see above.\n")
+        raise SystemExit(EXIT_ERROR)
+    args.history = versions[1:]
+    agreements = [version.agreement for version in versions]
+    return VersionedEngine([a for a in agreements if a is not None])
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from slaspec.replay import Engine, prepare
 
@@ -726,10 +776,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     checked, logs, _, as_of = _replay_inputs(args)
     agreement = checked.agreement
     assert agreement is not None
+    history = _history(args, checked)
     progress = _Progress(sys.stderr, sys.stderr.isatty())
     try:
         with _gc_paused():
-            prepared = prepare(agreement, progress.rows(logs.items()), as_of)
+            engine: LeadReplayer
+            if history is None:
+                prepared = prepare(agreement, progress.rows(logs.items()), as_of)
+                engine = Engine(agreement)
+            else:
+                # Rows are read with every stage, alias and field any version declares.
+                prepared = history.prepare(progress.rows(logs.items()), as_of)
+                agreement, engine = history.reading, history
             _report_file_errors(logs, args.strict)
             if logs.readable == 0:
                 sys.stderr.write("slaspec: no log could be read; nothing to replay.\n")
@@ -750,8 +808,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 csv="csv" in formats,
                 shown=VIOLATIONS_SHOWN if "html" in formats else 0,
                 analysis=analyser,
+                versions=history is not None,
             )
-            engine = Engine(agreement)
             jobs = _jobs(prepared.accounting.replayed)
             rendered = _replay_all(engine, prepared, needs, jobs, progress)
             # The rows are no longer needed; free them before the output is assembled.
@@ -767,11 +825,19 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 replay_as_of,
                 accounting,
                 rejections,
-                [*_agreement_inputs(checked), *logs.inputs],
+                [
+                    *_agreement_inputs(checked),
+                    *(i for version in args.history or () for i in _agreement_inputs(version)),
+                    *logs.inputs,
+                ],
                 __version__,
                 business_calendar.holidays_version(),
                 logs.dst_resolved,
             )
+            if history is not None:
+                from slaspec.report import with_versions
+
+                report = with_versions(report, history.versions)
             analysis = None
             if analyser is not None:
                 if rendered.tallies is not None:
@@ -807,7 +873,8 @@ def _write_report(
     if fmt == "json":
         _write_chunks(report_render.json_chunks(report, rendered.cycles, rendered.violations), path)
     elif fmt == "csv":
-        _write_chunks([report_render.csv_header(), *rendered.csv], path)
+        versioned = report.agreement.versions is not None
+        _write_chunks([report_render.csv_header(versioned), *rendered.csv], path)
     elif fmt == "text":
         color = path is None and _use_color(sys.stdout, args.color)
         _write_output(report_render.render_text(report, color), path)
@@ -997,6 +1064,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument(
         "--strict", action="store_true", help="stop with exit 2 at any unreadable file or row"
+    )
+    replay.add_argument(
+        "--history",
+        action="append",
+        metavar="PATH",
+        help="an earlier version of the agreement (a .sla file, or a folder of them); each "
+        "clock cycle is judged by the version in force when it started (repeatable)",
     )
     replay.set_defaults(handler=cmd_replay)
 

@@ -235,6 +235,50 @@ RULES: dict[str, Rule] = {
             _E,
             "A scenario test file's agreement cannot be read or has errors.",
         ),
+        # SLA96x: agreement versions (slaspec replay --history; versions.check_versions)
+        Rule(
+            "SLA960",
+            "different-agreement",
+            _E,
+            "Files given as versions of one agreement have different titles.",
+        ),
+        Rule(
+            "SLA961",
+            "same-effective-date",
+            _E,
+            "Two versions of an agreement take effect on the same date.",
+        ),
+        Rule(
+            "SLA962",
+            "same-version-label",
+            _E,
+            "Two versions of an agreement have the same `version` text.",
+        ),
+        Rule("SLA963", "no-effective-date", _E, "A version of an agreement has no effective date."),
+        Rule(
+            "SLA964",
+            "effective-order",
+            _E,
+            "Versions come into force in another order than their dates, by their time zones.",
+        ),
+        Rule(
+            "SLA965",
+            "stage-spelling-conflict",
+            _E,
+            "A stage name or alias means one stage in one version and another in another.",
+        ),
+        Rule(
+            "SLA966",
+            "field-type-conflict",
+            _E,
+            "A field has one type in one version and another type in another.",
+        ),
+        Rule(
+            "SLA967",
+            "rule-kind-conflict",
+            _E,
+            "A rule name is a clock in one version and a cadence in another.",
+        ),
     )
 }
 

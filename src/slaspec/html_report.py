@@ -65,6 +65,7 @@ class ViolationRow:
     message: str
     conditions: tuple[tuple[str, str], ...]
     rows: str
+    version: str  # the agreement version that judged it; empty without versions
 
 
 def local_time(micros: int, zone: zoneinfo.ZoneInfo) -> str:
@@ -103,14 +104,19 @@ def _violation_row(violation: Violation, zone: zoneinfo.ZoneInfo) -> ViolationRo
         message=violation.message,
         conditions=violation.details,
         rows=_rows(violation),
+        version=violation.version or "",
     )
 
 
 def full_list_command(report: Report) -> str:
     """The command that writes every violation of this replay to a CSV file."""
     agreements = [item.path for item in report.inputs if item.kind == "agreement"][:1]
+    history: list[str] = []
+    for version in report.agreement.versions or ():
+        if version.files and version.files[0] not in agreements:
+            history += ["--history", version.files[0]]
     logs = [item.path for item in report.inputs if item.kind == "log"]
-    words = ["slaspec", "replay", *agreements, *logs, "--report", "csv=violations.csv"]
+    words = ["slaspec", "replay", *agreements, *history, *logs, "--report", "csv=violations.csv"]
     return shlex.join(words)
 
 
@@ -246,6 +252,8 @@ def render_html(
         violation_total=violation_total,
         capped=capped,
         command=full_list_command(report),
+        versions=report.agreement.versions or [],
+        version_column=len(report.agreement.versions or ()) > 1,
         kind_labels=_KIND_LABELS,
         human=human_duration,
         percent=svg.percent,

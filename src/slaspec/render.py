@@ -55,10 +55,21 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _document(report: Report) -> dict[str, Any]:
-    """The report as JSON values; `analysis` only when it was computed (schema 1.1)."""
+    """The report as JSON values; `analysis` only when it was computed (schema 1.1), the
+    agreement's `versions` and each record's `agreement_version` only when the replay used
+    versions (schema 1.2), so a report of one agreement keeps the bytes it always had."""
     document = report.model_dump(mode="json")
     if document["analysis"] is None:
         del document["analysis"]
+    if document["agreement"]["versions"] is None:
+        del document["agreement"]["versions"]
+    for rule in document["rules"]:
+        if rule["by_version"] is None:
+            del rule["by_version"]
+    for key in ("cycles", "violations"):
+        for item in document[key]:
+            if item["agreement_version"] is None:
+                del item["agreement_version"]
     return document
 
 
@@ -117,6 +128,13 @@ def _float(micros: int | None) -> str:
     return "null" if micros is None else repr(micros / 1_000_000)
 
 
+def _version_json(version: str | None) -> str:
+    """The `agreement_version` line that opens a record (keys sorted), when it has one."""
+    if version is None:
+        return ""
+    return f'      "agreement_version": {encode_basestring_ascii(version)},\n'
+
+
 def _row_json(origin: Origin | None, indent: str) -> str:
     if origin is None:
         return "null"
@@ -134,6 +152,7 @@ def _cycle_json(cycle: Cycle) -> str:
     required = str(cycle.required) if cadence else "null"
     return (
         "    {\n"
+        f"{_version_json(cycle.version)}"
         f'      "at_risk": {"true" if cycle.at_risk else "false"},\n'
         f'      "calendar": {encode_basestring_ascii(cycle.calendar)},\n'
         f'      "count": {count},\n'
@@ -186,6 +205,7 @@ def _violation_json(violation: Violation) -> str:
         rows = "[]"
     return (
         "    {\n"
+        f"{_version_json(violation.version)}"
         f'      "at": {_iso(violation.at)},\n'
         f'      "clause": {encode_basestring_ascii(violation.clause)},\n'
         f'      "conditions": {conditions},\n'
@@ -227,13 +247,18 @@ VIOLATION_COLUMNS = (
     "rows",
     "message",
 )
+# A replay judged by several versions of the agreement says which one judged each violation,
+# in a last column so the columns before it keep their places.
+VERSIONED_COLUMNS = (*VIOLATION_COLUMNS, "agreement_version")
 
 
 def render_csv(report: Report) -> str:
-    """One row per violation, with its rows as `file:row` separated by spaces."""
+    """One row per violation, with its rows as `file:row` separated by spaces; the version that
+    judged it last when the replay used versions."""
+    versions = report.agreement.versions is not None
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(VIOLATION_COLUMNS)
+    writer.writerow(VERSIONED_COLUMNS if versions else VIOLATION_COLUMNS)
     for v in report.violations:
         writer.writerow(
             [
@@ -252,21 +277,24 @@ def render_csv(report: Report) -> str:
                     _number(v.wall_seconds),
                     " ".join(f"{r.file}:{r.row}" for r in v.rows),
                     v.message,
+                    *((v.agreement_version or "",) if versions else ()),
                 )
             ]
         )
     return buffer.getvalue()
 
 
-def csv_header() -> str:
-    """The header line of the violations CSV."""
+def csv_header(versions: bool = False) -> str:
+    """The header line of the violations CSV; `versions` when the replay used versions."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(VIOLATION_COLUMNS)
+    columns = VERSIONED_COLUMNS if versions else VIOLATION_COLUMNS
+    csv.writer(buffer, lineterminator="\n").writerow(columns)
     return buffer.getvalue()
 
 
-def csv_chunk(leads: Iterable[LeadResult]) -> str:
-    """The violations CSV rows of some leads, as `render_csv` writes them."""
+def csv_chunk(leads: Iterable[LeadResult], versions: bool = False) -> str:
+    """The violations CSV rows of some leads, as `render_csv` writes them; `versions` when the
+    replay used versions (and the header said so)."""
     buffer = io.StringIO()
     write = csv.writer(buffer, lineterminator="\n").writerow
     for lead in leads:
@@ -288,6 +316,7 @@ def csv_chunk(leads: Iterable[LeadResult]) -> str:
                         _number(_seconds(v.wall)),
                         " ".join(f"{r.file}:{r.row}" for r in v.rows),
                         v.message,
+                        *((v.version or "",) if versions else ()),
                     )
                 ]
             )
@@ -359,6 +388,8 @@ def render_text(report: Report, color: bool = False) -> str:
     agreement = report.agreement
     version = f" (version {agreement.version})" if agreement.version else ""
     out.append(f"{agreement.title}{version}")
+    if agreement.versions is not None:
+        out.append(versions_line(report))
     out.append(f"as of {local_time(report.as_of, agreement.timezone)} ({report.as_of})")
     out.append("")
     a = report.accounting
@@ -411,6 +442,8 @@ def render_text(report: Report, color: bool = False) -> str:
         ]
         out.extend(_table(headers, rows, right={2, 3, 4, 5, 6, 7}, color=color))
         out.append("")
+        if agreement.versions is not None:
+            out.extend(_by_version_text(report, color))
     total = sum(report.violations_by_kind.values())
     out.append(f"Violations: {total:,}")
     if total:
@@ -444,6 +477,44 @@ def render_text(report: Report, color: bool = False) -> str:
         f"report schema {report.schema_version}"
     )
     return "\n".join(out) + "\n"
+
+
+def _by_version_text(report: Report, color: bool) -> list[str]:
+    """Each rule's outcomes by the agreement version that judged its cycles."""
+    rows: list[list[Cell]] = []
+    for rule in report.rules:
+        for number, o in enumerate(rule.by_version or ()):
+            rows.append(
+                [
+                    "" if number else f"{rule.name} ({rule.kind})",
+                    printable(o.version),
+                    str(o.met),
+                    _breached(o.breached),
+                    str(o.pending),
+                    str(o.at_risk),
+                    str(o.cancelled),
+                    percent(o.attainment),
+                ]
+            )
+    if not rows:
+        return []
+    headers = ["rule", "version", "met", "breached", "pending", "at risk", "cancelled"]
+    return [
+        "Clocks and cadences by the agreement version that judged each cycle",
+        *_table([*headers, "attainment"], rows, right={2, 3, 4, 5, 6, 7}, color=color),
+        "",
+    ]
+
+
+def versions_line(report: Report) -> str:
+    """The versions a replay judged by, oldest first, each from its effective date."""
+    versions = report.agreement.versions or []
+    listed = ", ".join(
+        f"{printable(v.label)} from {v.effective}" if v.effective else printable(v.label)
+        for v in versions
+    )
+    noun = "version" if len(versions) == 1 else "versions"
+    return f"judged under {len(versions)} {noun}: {listed}"
 
 
 def _local_micros(micros: int, zone: ZoneInfo) -> str:

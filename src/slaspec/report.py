@@ -3,7 +3,9 @@
 The JSON report is a boundary: other tools read it, so its shape is declared here with
 pydantic and published as a JSON Schema (`slaspec schema report`). Bump SCHEMA_VERSION on any
 change that is not purely additive. Version 1.1 added `analysis` (slaspec.analysis), written only
-when the analysis was computed.
+when the analysis was computed. Version 1.2 added the agreement's `versions`, each rule's
+`by_version` and each cycle's and violation's `agreement_version` (docs/versions.md), written only
+when the replay used versions.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,7 +25,10 @@ from slaspec.diagnostics import Diagnostic
 from slaspec.events import Origin
 from slaspec.results import Accounting, Cycle, LeadResult, Outcome, ReplayResult, Violation
 
-SCHEMA_VERSION = "1.1"
+if TYPE_CHECKING:
+    from slaspec.versions import Version
+
+SCHEMA_VERSION = "1.2"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -80,6 +85,18 @@ class Attainment(_Model):
     attainment: float | None = Field(description="null when no cycle was met or breached")
 
 
+class VersionAttainment(_Model):
+    """Outcomes of the cycles of a rule that one version of the agreement judged."""
+
+    version: str = Field(description="the version's label, as in `agreement_version`")
+    met: int
+    breached: int
+    pending: int
+    at_risk: int
+    cancelled: int
+    attainment: float | None = Field(description="null when no cycle was met or breached")
+
+
 class RuleSummary(_Model):
     """A clock or cadence: where it is written and how it did, overall and by responsible team."""
 
@@ -89,6 +106,11 @@ class RuleSummary(_Model):
     clause: str
     overall: Attainment
     by_team: list[Attainment]
+    by_version: list[VersionAttainment] | None = Field(
+        default=None,
+        description="by the agreement version that judged the cycles, oldest first: each "
+        "version that declares the rule; absent when the replay used one agreement (schema 1.2)",
+    )
 
 
 class CycleOut(_Model):
@@ -118,6 +140,11 @@ class CycleOut(_Model):
     responsible: str | None
     count: int | None = Field(description="cadences: activities counted")
     required: int | None = Field(description="cadences: activities required")
+    agreement_version: str | None = Field(
+        default=None,
+        description="the label of the agreement version that judged the cycle; absent when "
+        "the replay used one agreement (schema 1.2)",
+    )
 
 
 class Condition(_Model):
@@ -151,6 +178,25 @@ class ViolationOut(_Model):
     ended: str | None
     elapsed_seconds: float | None
     wall_seconds: float | None
+    agreement_version: str | None = Field(
+        default=None,
+        description="the label of the agreement version that judged the violation; absent "
+        "when the replay used one agreement (schema 1.2)",
+    )
+
+
+class VersionOut(_Model):
+    """A version of the agreement a replay judged by, and when it came into force."""
+
+    label: str = Field(description="the name results give it: `agreement_version`")
+    version: str = Field(description="its `version` text; empty when it states none")
+    effective: str | None = Field(description="its effective date, as written")
+    timezone: str = Field(description="the time zone its effective date is a date in")
+    starts: str | None = Field(
+        description="the instant it came into force (UTC); the oldest version also judges "
+        "everything before it"
+    )
+    files: list[str]
 
 
 class AgreementOut(_Model):
@@ -161,6 +207,11 @@ class AgreementOut(_Model):
     effective: str | None
     timezone: str
     files: list[str]
+    versions: list[VersionOut] | None = Field(
+        default=None,
+        description="every version of the agreement, oldest first, when the replay judged each "
+        "cycle by the version in force; absent otherwise (schema 1.2)",
+    )
 
 
 # ---------------------------------------------------------------- the analysis (schema 1.1)
@@ -493,6 +544,19 @@ def _attainment(counts: Sequence[int], team: str | None) -> Attainment:
     )
 
 
+def _version_attainment(counts: Sequence[int], version: str) -> VersionAttainment:
+    shown = _attainment(counts, None)
+    return VersionAttainment(
+        version=version,
+        met=shown.met,
+        breached=shown.breached,
+        pending=shown.pending,
+        at_risk=shown.at_risk,
+        cancelled=shown.cancelled,
+        attainment=shown.attainment,
+    )
+
+
 def attainment(cycles: Iterable[Cycle], team: str | None) -> Attainment:
     """Counts of outcomes and the attainment ratio of a set of cycles."""
     counts = [0] * 5
@@ -510,11 +574,13 @@ class Tally:
     kept, so a million-event replay can be summarised as it streams.
     """
 
-    __slots__ = ("by_kind", "by_team", "outcomes")
+    __slots__ = ("by_kind", "by_team", "by_version", "outcomes")
 
     def __init__(self) -> None:
         # (rule, responsible team or "") -> outcome counts, as in `attainment`.
         self.outcomes: dict[tuple[str, str], list[int]] = {}
+        # (rule, version label) -> outcome counts, for cycles judged by a version.
+        self.by_version: dict[tuple[str, str], list[int]] = {}
         self.by_kind: Counter[str] = Counter()
         self.by_team: Counter[str] = Counter()
 
@@ -528,16 +594,24 @@ class Tally:
                 counts = outcomes[key] = [0] * 5
             counts[_SLOT[cycle.outcome]] += 1
             counts[_AT_RISK] += cycle.at_risk
+            if cycle.version is not None:
+                counts = self.by_version.setdefault((cycle.rule, cycle.version), [0] * 5)
+                counts[_SLOT[cycle.outcome]] += 1
+                counts[_AT_RISK] += cycle.at_risk
         for violation in lead.violations:
             self.by_kind[violation.kind.value] += 1
             self.by_team[violation.responsible or "(no team)"] += 1
 
     def merge(self, other: Tally) -> None:
         """Add the counts of a tally of other leads."""
-        for key, counts in other.outcomes.items():
-            mine = self.outcomes.setdefault(key, [0] * 5)
-            for slot, count in enumerate(counts):
-                mine[slot] += count
+        for mine_by, theirs in (
+            (self.outcomes, other.outcomes),
+            (self.by_version, other.by_version),
+        ):
+            for key, counts in theirs.items():
+                mine = mine_by.setdefault(key, [0] * 5)
+                for slot, count in enumerate(counts):
+                    mine[slot] += count
         self.by_kind.update(other.by_kind)
         self.by_team.update(other.by_team)
 
@@ -546,6 +620,9 @@ class Tally:
         teams: dict[str, dict[str, list[int]]] = defaultdict(dict)
         for (rule, team), counts in self.outcomes.items():
             teams[rule][team] = counts
+        versions: dict[str, dict[str, list[int]]] = defaultdict(dict)
+        for (rule, version), counts in self.by_version.items():
+            versions[rule][version] = counts
         rules: list[tuple[str, str, Literal["clock", "cadence"], str]] = [
             (c.name, c.title, "clock", str(c.clause)) for c in agreement.clocks.values()
         ]
@@ -562,6 +639,13 @@ class Tally:
                     clause=clause,
                     overall=_attainment(overall, None),
                     by_team=[_attainment(by_team[t], t or None) for t in sorted(by_team)],
+                    # Ordered oldest first, and completed, by `with_versions`.
+                    by_version=[
+                        _version_attainment(counts, version)
+                        for version, counts in sorted(versions.get(name, {}).items())
+                    ]
+                    if self.by_version
+                    else None,
                 )
             )
         return summaries
@@ -604,6 +688,7 @@ def _cycle(cycle: Cycle) -> CycleOut:
         responsible=cycle.responsible,
         count=cycle.count if cycle.kind == "cadence" else None,
         required=cycle.required if cycle.kind == "cadence" else None,
+        agreement_version=cycle.version,
     )
 
 
@@ -623,6 +708,7 @@ def _violation(violation: Violation) -> ViolationOut:
         ended=iso(violation.ended),
         elapsed_seconds=seconds(violation.elapsed),
         wall_seconds=seconds(violation.wall),
+        agreement_version=violation.version,
     )
 
 
@@ -711,6 +797,35 @@ def summary_report(
         cycles=list(cycles),
         rejections=[_rejection(d) for d in rejections],
     )
+
+
+def with_versions(report: Report, versions: Sequence[Version]) -> Report:
+    """The report, its agreement section listing the versions the replay judged by, and each
+    rule's outcomes split by version: every version that declares the rule, oldest first."""
+    listed = [
+        VersionOut(
+            label=version.label,
+            version=version.agreement.version,
+            effective=None if version.effective is None else version.effective.isoformat(),
+            timezone=version.agreement.timezone,
+            starts=iso(version.starts),
+            files=list(version.agreement.files),
+        )
+        for version in versions
+    ]
+    agreement = report.agreement.model_copy(update={"versions": listed})
+    rules = []
+    for rule in report.rules:
+        counted = {row.version: row for row in rule.by_version or ()}
+        by_version = [
+            counted.get(version.label) or _version_attainment([0] * 5, version.label)
+            for version in versions
+            if version.label in counted
+            or rule.name in version.agreement.clocks
+            or rule.name in version.agreement.cadences
+        ]
+        rules.append(rule.model_copy(update={"by_version": by_version}))
+    return report.model_copy(update={"agreement": agreement, "rules": rules})
 
 
 # ---------------------------------------------------------------- the analysis as a document

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
-from slaspec.compiler import Agreement, Clause, Stage
+from slaspec.compiler import Agreement, Cadence, Clause, Clock, Stage
 from slaspec.events import Event, EventKind, Origin
 from slaspec.readers import Rejected
 from slaspec.replay import Engine, Prepared, Row, prepare
@@ -379,17 +379,25 @@ def _reading_problems(
 
 def reading_agreement(agreements: Sequence[Agreement]) -> Agreement:
     """The agreement to `prepare` a log with: the newest version, knowing every stage, alias
-    and field of the others (enum values united), so each era's rows read as written."""
+    and field of the others (enum values united), so each era's rows read as written, and
+    every clock and cadence of the others, so the report and the analysis count the cycles of
+    a rule a newer version dropped."""
     ordered = _by_date(agreements)
     newest = ordered[-1]
     stages: dict[str, Stage] = {}
     aliases: dict[str, str] = {}
     fields: dict[str, n.FieldType] = {}
+    clocks: dict[str, Clock] = {}
+    cadences: dict[str, Cadence] = {}
     for agreement in reversed(ordered):
         for name, stage in agreement.stages.items():
             stages.setdefault(name, stage)
         for alias, stage_name in agreement.aliases.items():
             aliases.setdefault(alias, stage_name)
+        for name, clock in agreement.clocks.items():
+            clocks.setdefault(name, clock)
+        for name, cadence in agreement.cadences.items():
+            cadences.setdefault(name, cadence)
         for name, field_type in agreement.fields.items():
             known = fields.setdefault(name, field_type)
             if known.kind == "enum" and field_type.kind == "enum":
@@ -402,6 +410,8 @@ def reading_agreement(agreements: Sequence[Agreement]) -> Agreement:
         stages=MappingProxyType(stages),
         aliases=MappingProxyType(aliases),
         fields=MappingProxyType(fields),
+        clocks=MappingProxyType(clocks),
+        cadences=MappingProxyType(cadences),
     )
 
 
