@@ -548,6 +548,8 @@ class Engine:
             for name, stage in agreement.stages.items()
         }
         self.initial = ", ".join(s.name for s in agreement.stages.values() if s.initial)
+        # id(value) -> (value, its text), for `shown`.
+        self.texts: dict[int, tuple[Value, str]] = {}
 
     def index(self, rule: str, trigger: n.Trigger, action: int) -> None:
         match trigger:
@@ -899,11 +901,17 @@ class Engine:
         # passed by then: the clock is read only for instants after it. Whether a run expired
         # depends on that run alone, so the expired ones are found first and closed after, in
         # the same order (closing removes them from `runs`).
-        expired = [
-            run
-            for run in state.runs.values()
-            if not run.is_clock and (run.due is None or t > run.due) and run.elapsed(t) > run.goal
-        ]
+        expired: list[_Run] | None = None  # most events expire nothing: no list for them
+        for run in state.runs.values():
+            if run.is_clock:
+                continue
+            due = run.due
+            if (due is None or t > due) and run.elapsed(t) > run.goal:
+                if expired is None:
+                    expired = []
+                expired.append(run)
+        if expired is None:
+            return
         for run in expired:
             due = run.due if run.due is not None else t
             self.close(state, run, due, Outcome.BREACHED, None, due)
@@ -1078,8 +1086,30 @@ class Engine:
             cycles=tuple(state.cycles),
             violations=tuple(state.violations),
             activities=tuple(activities),
-            attributes=tuple(sorted([(k, _show(v)) for k, v in attributes.items()])),
+            attributes=self.shown(attributes),
         )
+
+    def shown(self, attributes: dict[str, Value]) -> tuple[tuple[str, str], ...]:
+        """A lead's final attributes as (name, text) pairs in name order.
+
+        Typed values are shared between the rows that carry the same cell (replay._Cells), so
+        the text of a non-text value is kept by identity: formatting a number or an instant
+        costs more than the look-up, and the value is held so that its identity stays its own.
+        """
+        texts = self.texts
+        pairs = []
+        for name, value in attributes.items():
+            if value.__class__ is str:
+                pairs.append((name, value))
+                continue
+            known = texts.get(id(value))
+            if known is None or known[0] is not value:
+                if len(texts) >= _TEXTS_KEPT:
+                    texts.clear()
+                known = texts[id(value)] = (value, _show(value))
+            pairs.append((name, known[1]))
+        pairs.sort()
+        return tuple(pairs)
 
     def count_activity(self, state: _Lead, row: Row, team: str | None, t: int) -> None:
         assert row.value is not None
@@ -1290,6 +1320,9 @@ def _compare(value: Value, op: Callable[[Any, Any], Any], other: Any) -> bool:
         return False
 
 
+# Texts of attribute values kept by `Engine.shown`; enough for every distinct score or amount of
+# a large log, bounded for logs whose values (e.g. instants) are nearly all distinct.
+_TEXTS_KEPT = 65_536
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = dt.timedelta(microseconds=1)
 
