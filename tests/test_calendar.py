@@ -535,3 +535,13 @@ def test_only_calendar_imports_holidays() -> None:
         if re.search(r"^\s*(import holidays|from holidays)", path.read_text(), re.MULTILINE)
     )
     assert importers == ["calendar.py"]
+
+
+def test_known_countries_are_the_holidays_package_list() -> None:
+    # Read from the registry instead of by loading every country class.
+    import holidays
+
+    from slaspec import calendar
+
+    assert calendar._countries() == frozenset(holidays.list_supported_countries())
+    assert {"AU", "AUS", "GB", "UK", "US"} <= calendar._countries()

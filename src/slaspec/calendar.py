@@ -37,6 +37,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache, lru_cache
 
 import holidays
+from holidays.registry import EntityLoader
 
 from slaspec.diagnostics import did_you_mean
 
@@ -136,7 +137,9 @@ def timezone_problem(name: str) -> str | None:
 
 @cache
 def _countries() -> frozenset[str]:
-    return frozenset(holidays.list_supported_countries())
+    # The codes `holidays.list_supported_countries()` lists (aliases included), read from the
+    # package's registry: that function also loads every country class to list subdivisions.
+    return frozenset(EntityLoader.get_country_codes())
 
 
 def _choices(values: Iterable[str]) -> str:

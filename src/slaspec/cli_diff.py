@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from slaspec import readers, reporters
+from slaspec import reporters
 from slaspec.cli import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -169,6 +169,7 @@ def load_version(spec: str) -> Version:
 
 def _impact(args: argparse.Namespace, old: Version, new: Version) -> Impact:
     from slaspec import diff as semantic
+    from slaspec import readers
 
     options = readers.ReadOptions(args.log_timezone, args.dst_policy)
     problem = readers.check_options(options)

@@ -29,12 +29,11 @@ from slaspec.cli import (
     read_source,
 )
 from slaspec.diagnostics import Diagnostic
-from slaspec.document import render_html, render_markdown, wording_of
 
 # cli.py's subcommands are parsers of its own ArgumentParser subclass.
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
-RENDERERS = {"markdown": render_markdown, "html": render_html}
+FORMATS = ("markdown", "html")
 
 
 def year(text: str) -> int:
@@ -56,9 +55,7 @@ def add_render_command(commands: argparse._SubParsersAction[Parser]) -> None:
         "render", help="write the agreement as a document for the people who sign it"
     )
     render.add_argument("agreement", metavar="AGREEMENT", help="the agreement file (.sla), or -")
-    render.add_argument(
-        "--format", choices=tuple(RENDERERS), default="markdown", help="output format"
-    )
+    render.add_argument("--format", choices=FORMATS, default="markdown", help="output format")
     render.add_argument(
         "--year",
         type=year,
@@ -77,10 +74,14 @@ def add_render_command(commands: argparse._SubParsersAction[Parser]) -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Render an agreement as a document, or check a committed rendering against it."""
+    # Imported here, not at the top: every command line registers this command.
+    from slaspec.document import render_html, render_markdown, wording_of
+
     checked = _load_agreement(args.agreement)
     assert checked.agreement is not None
     shown_year = args.year if args.year is not None else _today().year
-    text = RENDERERS[args.format](checked.agreement, shown_year, wording_of(checked.program))
+    render = {"markdown": render_markdown, "html": render_html}[args.format]
+    text = render(checked.agreement, shown_year, wording_of(checked.program))
     if args.check is None:
         _write_output(text, args.output)
         return EXIT_OK

@@ -18,7 +18,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
 
-from slaspec import scenario_report, scenarios
 from slaspec.cli import AGREEMENT_SUFFIX, UsageError, _today, _write_output, read_source
 from slaspec.diagnostics import Diagnostic
 from slaspec.pipeline import Checked, check_agreement
@@ -26,11 +25,11 @@ from slaspec.pipeline import Checked, check_agreement
 # cli.py's subcommands are parsers of its own ArgumentParser subclass.
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
-RENDERERS = {
-    "text": scenario_report.render_text,
-    "json": scenario_report.render_json,
-    "junit": scenario_report.render_junit,
-}
+FORMATS = ("text", "json", "junit")
+# scenarios.SUFFIX, spelled here because every command line registers this command, and the
+# scenario engine (imported only when `slaspec test` runs) takes a twentieth of a second to
+# load; tests/test_startup.py keeps the two equal.
+SUFFIX = ".scenarios"
 
 
 def add_test_command(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -40,8 +39,7 @@ def add_test_command(commands: argparse._SubParsersAction[Parser]) -> None:
         "paths",
         nargs="+",
         metavar="PATH",
-        help=f"scenario test files ({scenarios.SUFFIX}), agreements (their tests are beside "
-        "them) or folders",
+        help=f"scenario test files ({SUFFIX}), agreements (their tests are beside them) or folders",
     )
     test.add_argument(
         "--run",
@@ -61,7 +59,7 @@ def add_test_command(commands: argparse._SubParsersAction[Parser]) -> None:
         metavar="PCT",
         help="exit 1 when an agreement's coverage is below PCT percent (implies --coverage)",
     )
-    test.add_argument("--format", choices=tuple(RENDERERS), default="text", help="output format")
+    test.add_argument("--format", choices=FORMATS, default="text", help="output format")
     test.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
     test.set_defaults(handler=cmd_test)
 
@@ -79,6 +77,13 @@ def threshold(text: str) -> Decimal:
 
 def cmd_test(args: argparse.Namespace) -> int:
     """Run the scenario tests under the given paths and write the report."""
+    from slaspec import scenario_report, scenarios
+
+    renderers = {
+        "text": scenario_report.render_text,
+        "json": scenario_report.render_json,
+        "junit": scenario_report.render_junit,
+    }
     files, problems = find_test_files(args.paths)
     checked: dict[str, Checked | Diagnostic] = {}
     suites: list[scenarios.Suite] = []
@@ -102,7 +107,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     if args.run and run.scenarios == 0 and not run.could_not_run:
         shown = ", ".join(repr(pattern) for pattern in args.run)
         raise UsageError(f"--run {shown} matches no scenario")
-    _write_output(RENDERERS[args.format](run), args.output)
+    _write_output(renderers[args.format](run), args.output)
     return run.exit_code
 
 
@@ -124,14 +129,14 @@ def find_test_files(paths: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
     for path in paths:
         target = Path(path)
         if target.is_dir():
-            inside = sorted(str(p) for p in target.rglob(f"*{scenarios.SUFFIX}") if p.is_file())
+            inside = sorted(str(p) for p in target.rglob(f"*{SUFFIX}") if p.is_file())
             if not inside:
                 problems.append(
                     Diagnostic(
                         "SLA003",
-                        f"{path} is a folder with no {scenarios.SUFFIX} files",
+                        f"{path} is a folder with no {SUFFIX} files",
                         path,
-                        help=f"write scenario tests beside an agreement, as NAME{scenarios.SUFFIX}"
+                        help=f"write scenario tests beside an agreement, as NAME{SUFFIX}"
                         " (see docs/testing.md)",
                     )
                 )
@@ -153,21 +158,20 @@ def find_test_files(paths: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
                         "SLA002",
                         f"no scenario tests beside {path}",
                         path,
-                        help=f"write them in {target.with_suffix(scenarios.SUFFIX)} "
-                        "(see docs/testing.md)",
+                        help=f"write them in {target.with_suffix(SUFFIX)} (see docs/testing.md)",
                     )
                 )
             found.extend(beside)
-        elif path.endswith(scenarios.SUFFIX):
+        elif path.endswith(SUFFIX):
             found.append(path)
         else:
             problems.append(
                 Diagnostic(
                     "SLA003",
-                    f"{path} is neither a scenario test file ({scenarios.SUFFIX}) nor an "
+                    f"{path} is neither a scenario test file ({SUFFIX}) nor an "
                     f"agreement ({AGREEMENT_SUFFIX})",
                     path,
-                    help=f"name {scenarios.SUFFIX} files, the agreements they test, or folders",
+                    help=f"name {SUFFIX} files, the agreements they test, or folders",
                 )
             )
     return list(dict.fromkeys(found)), problems
@@ -176,6 +180,6 @@ def find_test_files(paths: Sequence[str]) -> tuple[list[str], list[Diagnostic]]:
 def _beside(agreement: Path) -> list[str]:
     stem = agreement.name.removesuffix(AGREEMENT_SUFFIX)
     folder = agreement.parent
-    named = [folder / f"{stem}{scenarios.SUFFIX}"]
-    named += sorted(folder.glob(f"{stem}.*{scenarios.SUFFIX}"))
+    named = [folder / f"{stem}{SUFFIX}"]
+    named += sorted(folder.glob(f"{stem}.*{SUFFIX}"))
     return [str(path) for path in named if path.is_file()]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,41 +41,58 @@ class EdgeInfo:
 class StateGraph:
     """The agreement's lifecycle: a frozen directed graph of stages and handoffs."""
 
-    __slots__ = ("_graph",)
+    __slots__ = ("_edges", "_graph", "_nodes")
 
     def __init__(self, nodes: Iterable[NodeInfo], edges: Iterable[EdgeInfo]) -> None:
-        graph: nx.DiGraph[str] = nx.DiGraph()
-        for node in nodes:
-            graph.add_node(node.name, info=node)
-        for edge in edges:
-            graph.add_edge(edge.source, edge.target, info=edge)
-        self._graph = nx.freeze(graph)
+        self._nodes = tuple(nodes)
+        self._edges = tuple(edges)
+        self._graph: nx.DiGraph[str] | None = None
+
+    def _built(self) -> nx.DiGraph[str]:
+        """The frozen networkx graph, built on first use.
+
+        Importing networkx takes a tenth of a second, and lint and replay never ask the graph
+        anything; only the commands that draw or walk it pay for it.
+        """
+        if self._graph is None:
+            import networkx as nx
+
+            graph: nx.DiGraph[str] = nx.DiGraph()
+            for node in self._nodes:
+                graph.add_node(node.name, info=node)
+            for edge in self._edges:
+                graph.add_edge(edge.source, edge.target, info=edge)
+            self._graph = nx.freeze(graph)
+        return self._graph
 
     @property
     def stages(self) -> tuple[NodeInfo, ...]:
         """Every stage, in declaration order."""
-        return tuple(data["info"] for _, data in self._graph.nodes(data=True))
+        return tuple(data["info"] for _, data in self._built().nodes(data=True))
 
     @property
     def handoffs(self) -> tuple[EdgeInfo, ...]:
         """Every handoff, in declaration order of their source stages then targets."""
-        return tuple(data["info"] for _, _, data in self._graph.edges(data=True))
+        return tuple(data["info"] for _, _, data in self._built().edges(data=True))
 
     def has_handoff(self, source: str, target: str) -> bool:
         """Whether a handoff from source to target is declared."""
-        return bool(self._graph.has_edge(source, target))
+        return bool(self._built().has_edge(source, target))
 
     def successors(self, stage: str) -> tuple[str, ...]:
         """Stages a lead may move to from the given stage."""
-        return tuple(self._graph.successors(stage))
+        return tuple(self._built().successors(stage))
 
     def reachable(self, sources: Iterable[str]) -> frozenset[str]:
         """Stages reachable from the sources (the sources included)."""
+        import networkx as nx
+
+        graph = self._built()
         seen: set[str] = set()
         for source in sources:
-            if source in self._graph and source not in seen:
+            if source in graph and source not in seen:
                 seen.add(source)
-                seen.update(nx.descendants(self._graph, source))
+                seen.update(nx.descendants(graph, source))
         return frozenset(seen)
 
     def to_mermaid(self) -> str:

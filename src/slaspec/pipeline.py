@@ -38,7 +38,7 @@ def check_agreement(root: Source, read: Reader, today: dt.date, compile_: bool =
     """Run every stage up to compilation; `today` anchors checks that look ahead in time.
 
     `compile_=False` stops after the checks (all `lint` needs), which also spares loading the
-    graph library.
+    compiler.
     """
     program = load(root, read)
     found: list[Diagnostic] = list(program.diagnostics)

@@ -28,8 +28,6 @@ from json.encoder import encode_basestring_ascii
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from slaspec.compiler import Agreement
 from slaspec.events import Origin
 from slaspec.report import (
@@ -48,6 +46,8 @@ from slaspec.report import (
 from slaspec.results import Cycle, LeadResult, Violation, human_duration
 
 if TYPE_CHECKING:
+    import jinja2
+
     from slaspec.replay import TraceEntry
 
 MAX_TEXT_REJECTIONS = 10
@@ -996,6 +996,10 @@ def heatmap_text(heatmap: HeatmapOut, timezone: str, indent: str, what: str = ""
 
 @functools.cache
 def _templates() -> jinja2.Environment:
+    # Imported here: only the HTML reports use templates, and text, CSV and JSON need not wait
+    # for jinja2 to load.
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("slaspec", "templates"),
         autoescape=True,  # every CRM value and agreement text is escaped unless marked safe
