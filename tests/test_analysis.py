@@ -37,12 +37,16 @@ from slaspec.analysis import (
     Summary,
     TargetStats,
     Verdict,
+    _attribute,
+    _Days,
+    _Window,
     analyse,
     main_path,
     periods,
     quantile,
     summarise,
 )
+from slaspec.calendar import BusinessCalendar
 from slaspec.compiler import Agreement
 from slaspec.generate import generate_csv_text
 from slaspec.replay import replay
@@ -623,6 +627,112 @@ def test_leads_are_counted_in_their_local_week_and_month(moments: list[dt.dateti
         assert (start.day, start.hour, start.minute) == (1, 0, 0)
 
 
+ZONES = [
+    "Australia/Sydney",
+    "Australia/Lord_Howe",  # half an hour of daylight saving
+    "Asia/Kolkata",  # +05:30
+    "Asia/Kathmandu",  # +05:45
+    "America/Havana",  # repeats midnight
+    "America/Asuncion",  # skips midnight
+    "UTC",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(ZONES),
+    st.lists(
+        st.tuples(
+            st.integers(dt.date(1995, 1, 1).toordinal(), dt.date(2035, 12, 31).toordinal()),
+            st.sampled_from(
+                [0, 1, -1, HOUR // 4, -HOUR // 2, -HOUR + 1, 2**31, -(2**32), 7 * HOUR]
+            ),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_the_local_date_of_an_instant_asked_in_any_order(
+    zone: str, moments: list[tuple[int, int]]
+) -> None:
+    # Instants next to local midnights, asked in no order: the dates come from a table of
+    # midnights and a cache of spans of about 72 minutes, most of which hold one date.
+    reference = _Days(zone)
+    days = _Days(zone)
+    for ordinal, offset in moments:
+        t = reference.start(ordinal) + offset
+        found = days.ordinal(t)
+        assert reference.start(found) <= t < reference.start(found + 1)
+        assert days.keys_at(t) == days.keys(found)
+        assert days.ordinal(t) == found  # asked again, from the cache when it holds the span
+
+
+@functools.cache
+def sydney_clock() -> BusinessCalendar:
+    return BusinessCalendar(AGREEMENT.calendars["sydney"])
+
+
+DAY = 24 * HOUR
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.booleans(),
+    st.integers(0, 3 * DAY),
+    st.lists(st.tuples(st.integers(-DAY, 40 * DAY), st.integers(0, 4 * DAY)), max_size=25),
+)
+def test_a_window_answers_as_reading_the_clock_would(
+    business: bool, micros: int, anchors: list[tuple[int, int]]
+) -> None:
+    # Anchors before and after as-of in no order: the window skips most readings of the clock
+    # and must still say what the readings would.
+    clock = sydney_clock().clock if business else (lambda t: t)
+    as_of = at("2026-04-20T10:00:00+10:00")
+    window = _Window(clock, micros, as_of)
+    open_from = clock(as_of + 1) - micros
+    for before, length in anchors:
+        anchor = as_of - before
+        assert window.open_at(anchor) == (clock(anchor) >= open_from)
+        assert window.fits(anchor, anchor + length) == (
+            clock(anchor + length) - clock(anchor) <= micros
+        )
+
+
+@pytest.mark.parametrize("first", ["closed", "open", "edge"])
+def test_a_window_opens_at_the_exact_microsecond(first: str) -> None:
+    clock = sydney_clock().clock
+    as_of = at("2026-04-20T10:00:00+10:00")  # a Monday morning: the window reaches Friday
+    micros = 8 * HOUR
+    open_from = clock(as_of + 1) - micros
+    low, high = as_of - 30 * DAY, as_of + 1  # the first instant a window is open, searched for
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if clock(middle) >= open_from else (middle, high)
+    window = _Window(clock, micros, as_of)
+    asked = {"closed": as_of - 20 * DAY, "open": high + HOUR, "edge": high}[first]
+    assert window.open_at(asked) == (clock(asked) >= open_from)
+    assert [window.open_at(t) for t in (high - 2, high - 1, high, high + 1)] == [
+        False,
+        False,
+        True,
+        True,
+    ]
+
+
+@settings(max_examples=100)
+@given(
+    st.dictionaries(st.text("abc_", max_size=4), st.text(max_size=3), max_size=8),
+    st.text("abc_", max_size=4),
+)
+def test_an_attribute_is_found_in_the_pairs_in_name_order(
+    values: dict[str, str], name: str
+) -> None:
+    pairs = tuple(sorted(values.items()))
+    assert _attribute(pairs, name) == values.get(name)
+    for key, value in pairs:
+        assert _attribute(pairs, key) == value
+
+
 # ---------------------------------------------------------------- the heatmap
 
 
@@ -697,6 +807,28 @@ def test_tallies_of_disjoint_leads_merge_exactly(
     # The tallies travel between processes by pickle.
     halves[0].tallies.merge(pickle.loads(pickle.dumps(halves[1].tallies)))
     assert halves[0].finish() == whole
+
+
+def test_an_analyser_handing_over_chunks_counts_as_one_pass(
+    generated: tuple[Agreement, ReplayResult],
+) -> None:
+    # As `slaspec replay` runs it: a worker adds a chunk and takes its tallies, again and again
+    # (its caches outlive each take), and another analyser merges them in order and finishes.
+    agreement, result = generated
+    group_by = ("source", "lost_reason")
+    worker = Analyser(agreement, result.as_of, group_by, "amount")
+    parts = []
+    for start in range(0, len(result.leads), 17):
+        for lead in result.leads[start : start + 17]:
+            worker.add(lead)
+        sent = pickle.dumps(worker.take())
+        assert b"BusinessCalendar" not in sent  # plain counts, not the targets' calendars
+        parts.append(pickle.loads(sent))
+    joined = Analyser(agreement, result.as_of, group_by, "amount")
+    joined.tallies = parts[0]
+    for part in parts[1:]:
+        joined.tallies.merge(part)
+    assert joined.finish() == analyse(agreement, result, group_by, "amount")
 
 
 def test_generated_log_is_analysed_consistently(generated: tuple[Agreement, ReplayResult]) -> None:

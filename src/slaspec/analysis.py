@@ -28,16 +28,18 @@ import enum
 import re
 import zoneinfo
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from itertools import pairwise
+from operator import attrgetter, itemgetter
 from typing import Literal, TypeVar
 
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
 from slaspec.compiler import Agreement
-from slaspec.results import LeadResult, Outcome, ReplayResult, Stay, ViolationKind
+from slaspec.results import LeadResult, Outcome, ReplayResult, ViolationKind
 
 US = 1_000_000
 MEDIAN = Fraction(1, 2)
@@ -59,6 +61,9 @@ PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month", "quarter", "year")
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\Z")
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _MARGIN_DAYS = 92
+_SPAN = 32
+"""Instants t with the same t >> _SPAN share a span of 2**32 microseconds (about 72 minutes):
+shifting a large int is much cheaper than dividing it by an hour."""
 # Outcome counts of a set of cycles: met, breached, pending, cancelled, at risk.
 _MET, _BREACHED, _PENDING, _CANCELLED, _AT_RISK = range(5)
 _SLOT = {
@@ -67,6 +72,10 @@ _SLOT = {
     Outcome.PENDING: _PENDING,
     Outcome.CANCELLED: _CANCELLED,
 }
+# Fields read in C rather than through a lambda per item: of a Stay, of an open stay's tally.
+_ENTERED = attrgetter("entered")
+_BUSINESS = itemgetter(0)
+_WALL = itemgetter(1)
 
 
 # ---------------------------------------------------------------- the analysis records
@@ -354,17 +363,24 @@ def quantile(ordered: Sequence[int], q: Fraction) -> float | None:
     count = len(ordered)
     if count == 0:
         return None
-    position = (count - 1) * q
-    low = position.numerator // position.denominator
-    fraction = position - low
-    if fraction == 0:
+    # In integers, not Fractions (much slower): the position is low + rest / scale, and the
+    # value a + (b - a) * rest / scale as one division of integers is correctly rounded, as
+    # float(Fraction) is.
+    scale = q.denominator
+    low, rest = divmod((count - 1) * q.numerator, scale)
+    if rest == 0:
         return float(ordered[low])
-    return float(ordered[low] + fraction * (ordered[low + 1] - ordered[low]))
+    a, b = ordered[low], ordered[low + 1]
+    return (a * scale + (b - a) * rest) / scale
 
 
 def summarise(values: Iterable[int]) -> Summary:
     """Count, total, median, p90 and maximum of durations."""
-    ordered = sorted(values)
+    return _summary(sorted(values))
+
+
+def _summary(ordered: Sequence[int]) -> Summary:
+    """The Summary of durations already sorted (a caller that needs the order sorts once)."""
     return Summary(
         len(ordered),
         sum(ordered),
@@ -430,12 +446,15 @@ class _Days:
     about, so answers never depend on the order of the questions.
     """
 
-    __slots__ = ("_first", "_keys", "_starts", "zone")
+    __slots__ = ("_first", "_keys", "_starts", "by_span", "zone")
 
     def __init__(self, timezone: str) -> None:
         self.zone = zoneinfo.ZoneInfo(timezone)
         self._first = 0
         self._starts: list[int] = []
+        # t >> _SPAN -> the date of every instant in the span, or 0 for a span holding two:
+        # `ordinal` fills it, and a hot loop may look a span up before calling `ordinal`.
+        self.by_span: dict[int, int] = {}
         # ordinal -> the first ordinal of its week, month, quarter and year
         self._keys: dict[int, tuple[int, int, int, int]] = {}
 
@@ -479,6 +498,18 @@ class _Days:
 
     def ordinal(self, t: int) -> int:
         """The local date of an instant, as a proleptic Gregorian ordinal."""
+        span = t >> _SPAN
+        found = self.by_span.get(span)
+        if found is None:
+            # Dates only move forward in time: a span that starts and ends on one date lies in
+            # it, and a dict look-up of the span is cheaper than the search.
+            first = self._search(span << _SPAN)
+            last = self._search(((span + 1) << _SPAN) - 1)
+            found = self.by_span[span] = first if first == last else 0
+        return found or self._search(t)
+
+    def _search(self, t: int) -> int:
+        """The local date of an instant, through the table of midnights."""
         starts = self._starts
         if not starts or t < starts[0] or t >= starts[-1]:
             local = dt.datetime.fromtimestamp(t // US, self.zone).date().toordinal()
@@ -505,6 +536,14 @@ class _Days:
                 dt.date(day.year, 1, 1).toordinal(),
             )
         return found
+
+    def keys_at(self, t: int) -> tuple[int, int, int, int]:
+        """The first dates of the week, month, quarter and year holding an instant."""
+        # `keys(ordinal(t))` with both fast paths inline: the tallies ask this for every cohort
+        # entry, almost always in a span and on a date already asked about.
+        ordinal = self.by_span.get(t >> _SPAN) or self.ordinal(t)
+        found = self._keys.get(ordinal)
+        return found if found is not None else self.keys(ordinal)
 
     def key(self, kind: PeriodKind, ordinal: int) -> int:
         """The first date of the period of one kind holding a date."""
@@ -583,50 +622,70 @@ def _add_counts(mine: dict[_Key, int], theirs: dict[_Key, int]) -> None:
 class _GroupTally:
     """The closed loop of a set of leads: entries, conversions, wins and revenue."""
 
-    __slots__ = ("converted", "entered", "leads", "revenue", "to_won", "unpriced", "won")
+    __slots__ = ("leads", "revenue", "steps", "to_won", "unpriced", "visits", "won")
 
     def __init__(self, steps: int) -> None:
+        self.steps = steps  # along the main path
         self.leads = 0
-        self.entered: dict[str, int] = {}  # stage -> distinct leads that entered it
-        self.converted = [0] * steps
+        # Leads by the stages they stayed in: a lead is one count here, and entries and
+        # conversions are summed from the counts when asked for. The keys compare by identity
+        # (an Analyser makes one per sequence; merged tallies may bring equal ones).
+        self.visits: dict[_Visits, int] = {}
         self.won = 0
         self.revenue = Decimal(0)
         self.unpriced = 0
         self.to_won: list[int] = []
 
-    def add(self, lead: _Contribution) -> None:
+    def add(
+        self, visits: _Visits, to_won: int | None, amount: Decimal | None, unpriced: bool
+    ) -> None:
+        """Count one lead; `to_won` is None unless it is won."""
         self.leads += 1
-        entered = self.entered
-        for stage in lead.entered:
-            entered[stage] = entered.get(stage, 0) + 1
-        for step in lead.converted:
-            self.converted[step] += 1
-        if lead.to_won is not None:
+        self.visits[visits] = self.visits.get(visits, 0) + 1
+        if to_won is not None:
             self.won += 1
-            self.to_won.append(lead.to_won)
-            if lead.amount is not None:
-                self.revenue += lead.amount
-            self.unpriced += lead.unpriced
+            self.to_won.append(to_won)
+            if amount is not None:
+                self.revenue += amount
+            self.unpriced += unpriced
 
     def merge(self, other: _GroupTally) -> None:
         self.leads += other.leads
-        _add_counts(self.entered, other.entered)
-        self.converted = [a + b for a, b in zip(self.converted, other.converted, strict=True)]
+        _add_counts(self.visits, other.visits)
         self.won += other.won
         self.revenue += other.revenue
         self.unpriced += other.unpriced
         self.to_won.extend(other.to_won)
 
+    def entered(self) -> dict[str, int]:
+        """Stage -> distinct leads that entered it."""
+        entered: dict[str, int] = {}
+        for visits, leads in self.visits.items():
+            for stage in visits.positions:
+                entered[stage] = entered.get(stage, 0) + leads
+        return entered
 
-@dataclass(frozen=True, slots=True)
-class _Contribution:
-    """What one lead adds to each closed-loop group it belongs to."""
+    def converted(self) -> list[int]:
+        """Main-path step -> leads that entered its target after first entering its source."""
+        converted = [0] * self.steps
+        for visits, leads in self.visits.items():
+            for step in visits.converted:
+                converted[step] += leads
+        return converted
 
-    entered: Iterable[str]
-    converted: tuple[int, ...]  # main-path steps
-    to_won: int | None  # None unless the lead is won
-    amount: Decimal | None
-    unpriced: bool
+
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: cheaply
+class _Visits:
+    """What the sequence of stages a lead stayed in decides, for every lead with the same one."""
+
+    positions: Mapping[str, tuple[int, ...]]  # stage -> indices of its stays; first entry order
+    converted: tuple[int, ...]  # main-path steps whose target was entered after their source
+    # the handovers out of a stage stayed in, with the indices of the stays there
+    handovers: tuple[tuple[tuple[str, str], tuple[int, ...]], ...]
+    # the cohorts on a stage stayed in (their index in Analyser._cohorts: tallies hold these
+    # records and travel by pickle, the targets' calendars need not), with the indices of the
+    # stays there
+    cohorts: tuple[tuple[int, tuple[int, ...]], ...]
 
 
 class Tallies:
@@ -640,9 +699,8 @@ class Tallies:
         "flows",
         "funnel",
         "groups",
-        "handoffs",
-        "handoffs_kept",
         "heat",
+        "missed",
         "open",
         "stalls",
         "targets",
@@ -664,8 +722,9 @@ class Tallies:
         self.targets: dict[str, dict[int, list[int]]] = {name: {} for name in targets}
         self.funnel = _GroupTally(steps)
         self.groups: dict[str, dict[str, _GroupTally]] = {}
-        self.handoffs: dict[str, int] = {}  # source stage -> declared handoffs taken
-        self.handoffs_kept: dict[str, int] = {}  # ... without criteria_unmet
+        # Declared handoffs taken are the flows along them; these are the ones taken with a
+        # criteria_unmet, by source stage.
+        self.missed: dict[str, int] = {}
         self.accepted: dict[tuple[str, str], int] = {}  # handover -> leads moved along it
 
     def merge(self, other: Tallies) -> None:
@@ -691,10 +750,9 @@ class Tallies:
             for value, group in groups.items():
                 found = mine.get(value)
                 if found is None:
-                    found = mine[value] = _GroupTally(len(group.converted))
+                    found = mine[value] = _GroupTally(group.steps)
                 found.merge(group)
-        _add_counts(self.handoffs, other.handoffs)
-        _add_counts(self.handoffs_kept, other.handoffs_kept)
+        _add_counts(self.missed, other.missed)
         _add_counts(self.accepted, other.accepted)
 
 
@@ -702,11 +760,61 @@ class Tallies:
 
 
 Clock = Callable[[int], int]
-"""A business clock: F(t), business microseconds since a fixed instant (wall time on `always`)."""
+"""A business clock: F(t), business microseconds since a fixed instant (wall time on `always`).
+
+F(b) - F(a) is the open time in [a, b): F never goes back and never runs faster than the wall.
+"""
 
 
 def _wall_clock(t: int) -> int:
     return t
+
+
+class _Window:
+    """A target's window on its calendar: what fits in it, and which windows are open at as-of.
+
+    Both questions are mostly answered without reading the clock, and exactly so. The clock
+    never runs faster than the wall, so an interval no longer than the window in wall time fits
+    in it. Whether a window opened at t is still open just after as-of changes once as t grows
+    (the clock never goes back): the first time a window is found closed, the instant where they
+    start being open is searched for, and from then on comparing with it decides.
+    """
+
+    __slots__ = ("_closed", "_open", "clock", "micros", "open_from")
+
+    def __init__(self, clock: Clock, micros: int, as_of: int) -> None:
+        self.clock = clock
+        self.micros = micros
+        end = as_of + 1
+        # elapsed(anchor, end) <= window  <=>  F(anchor) >= F(end) - window
+        self.open_from = clock(end) - micros
+        self._open = end - micros  # windows opened from this instant on are open
+        self._closed: int | None = None  # ... and up to this one closed, once one was
+
+    def fits(self, start: int, end: int) -> bool:
+        """Whether the business time from start to a later end is within the window."""
+        micros = self.micros
+        return end - start <= micros or self.clock(end) - self.clock(start) <= micros
+
+    def open_at(self, anchor: int) -> bool:
+        """Whether a window opened at `anchor` is still open just after as-of."""
+        if anchor >= self._open:
+            return True
+        if self._closed is not None and anchor <= self._closed:
+            return False
+        clock, open_from = self.clock, self.open_from
+        if clock(anchor) >= open_from:
+            self._open = anchor
+            return True
+        low, high = anchor, self._open  # closed at low, open at high
+        while high - low > 1:
+            middle = (low + high) // 2
+            if clock(middle) >= open_from:
+                high = middle
+            else:
+                low = middle
+        self._closed, self._open = low, high
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -718,10 +826,9 @@ class _CohortTarget:
     period: int  # index in PERIOD_KINDS
     stage: str
     reach: str | None  # conversion: the later stage
-    within: int | None  # the window: microseconds of `clock`
-    clock: Clock  # the window's calendar: elapsed(a, b) = clock(b) - clock(a) for a <= b
-    open_from: int | None  # the clock reading from which a window is still open at as-of
-    by: n.Actor | None  # worked: whose activity counts
+    window: _Window | None
+    team: str | None  # worked: the team whose activity counts (None: any team, or the owner's)
+    by_owner: bool  # worked: the activity counts when by the team owning the lead's stage
 
 
 class _RuleCounts:
@@ -746,8 +853,10 @@ class Analyser:
         "_group_by",
         "_handoffs",
         "_handovers",
+        "_labels",
         "_money",
         "_path",
+        "_visits",
         "_won",
         "agreement",
         "as_of",
@@ -780,13 +889,22 @@ class Analyser:
         steps = zip(self._path, self._path[1:], strict=False)
         self._handovers = frozenset((a, b) for a, b in steps if owners[a] != owners[b])
         self._handoffs = frozenset(agreement.handoffs)
+        # declared handoff -> the rule name its criteria_unmet violations carry
+        self._labels = {(a, b): f"{a} -> {b}" for a, b in agreement.handoffs}
         self._days = _Days(agreement.timezone)
         self._calendars: dict[str, Clock] = {}
+        # Targets on the same stage and kind of period share the lead's anchors in each period.
+        shared: dict[tuple[str, int], list[_CohortTarget]] = {}
+        for target in agreement.targets.values():
+            cohort = self._cohort(target.name)
+            if cohort is not None:
+                shared.setdefault((cohort.stage, cohort.period), []).append(cohort)
         self._cohorts = tuple(
-            cohort
-            for target in agreement.targets.values()
-            if (cohort := self._cohort(target.name)) is not None
+            (stage, period, tuple(cohorts)) for (stage, period), cohorts in shared.items()
         )
+        # By sequence of stages: most leads follow one of a few. A cache, not tallies: it
+        # outlives `take`, and holds at most one entry per lead added.
+        self._visits: dict[tuple[str, ...], _Visits] = {}
         self.tallies = self._empty()
 
     def _empty(self) -> Tallies:
@@ -825,27 +943,23 @@ class Analyser:
         target = self.agreement.targets[name]
         period = PERIOD_KINDS.index(target.period)
         within = target.within
-        clock = self._clock(within.calendar) if within is not None else _wall_clock
-        micros = open_from = None
+        window = None
         if within is not None:
-            micros = within.micros
-            # elapsed(anchor, as_of + 1) <= window  <=>  F(anchor) >= F(as_of + 1) - window
-            open_from = clock(self.as_of + 1) - micros
+            window = _Window(self._clock(within.calendar), within.micros, self.as_of)
         measure = target.measure
         match measure:
             case n.Volume():
                 stage = self._stage(measure.stage.text)
-                return _CohortTarget(name, "volume", period, stage, None, None, clock, None, None)
+                return _CohortTarget(name, "volume", period, stage, None, None, None, False)
             case n.Conversion():
                 stage, reach = self._stage(measure.source.text), self._stage(measure.target.text)
-                return _CohortTarget(
-                    name, "conversion", period, stage, reach, micros, clock, open_from, None
-                )
+                return _CohortTarget(name, "conversion", period, stage, reach, window, None, False)
             case n.Worked():
                 stage = self._stage(measure.stage.text)
-                return _CohortTarget(
-                    name, "worked", period, stage, None, micros, clock, open_from, measure.by
-                )
+                by = measure.by
+                team = by.team.text if isinstance(by, n.ByTeam) else None
+                owner = isinstance(by, n.ByOwner)
+                return _CohortTarget(name, "worked", period, stage, None, window, team, owner)
             case n.Attainment():
                 return None  # judged from the rule's cycles by period
 
@@ -858,23 +972,13 @@ class Analyser:
             tallies.first_event = lead.first_time
         unmet = self._add_violations(lead) if lead.violations else None
         stays = lead.stays
-        first_index: dict[str, int] = {}
-        last_index: dict[str, int] = {}
-        accepted: set[tuple[str, str]] = set()
-        dwell, flows, handoffs, handovers = (
-            tallies.dwell,
-            tallies.flows,
-            self._handoffs,
-            self._handovers,
-        )
-        for index, stay in enumerate(stays):
-            name = stay.stage
-            if name not in first_index:
-                first_index[name] = index
-            last_index[name] = index
-            following = stay.next_stage
+        dwell, flows, opened = tallies.dwell, tallies.flows, tallies.open
+        stages: list[str] = []
+        for stay in stays:
+            name, following = stay.stage, stay.next_stage
+            stages.append(name)
             if following is None:
-                tallies.open[name].append((stay.dwell, stay.wall, lead.lead, stay.entered))
+                opened[name].append((stay.dwell, stay.wall, lead.lead, stay.entered))
                 continue
             dwell[name].append(stay.dwell)
             move = (name, following)
@@ -882,20 +986,54 @@ class Analyser:
             if walls is None:
                 walls = flows[move] = []
             walls.append(stay.wall)
-            if move in handoffs:
-                tallies.handoffs[name] = tallies.handoffs.get(name, 0) + 1
-                if unmet is None or (stay.left, f"{name} -> {following}") not in unmet:
-                    tallies.handoffs_kept[name] = tallies.handoffs_kept.get(name, 0) + 1
-                if move in handovers:
-                    accepted.add(move)
-        # A lead counts once per handover, however often it went along it.
-        for move in accepted:
-            tallies.accepted[move] = tallies.accepted.get(move, 0) + 1
+        if unmet:
+            labels, missed = self._labels, tallies.missed
+            for stay in stays:
+                following = stay.next_stage
+                label = None if following is None else labels.get((stay.stage, following))
+                if label is not None and (stay.left, label) in unmet:
+                    missed[stay.stage] = missed.get(stay.stage, 0) + 1
         if lead.cycles:
             self._add_cycles(lead)
-        if self._cohorts:
-            self._add_cohorts(lead, first_index)
-        self._add_groups(lead, first_index, last_index)
+        sequence = tuple(stages)
+        visits = self._visits.get(sequence)
+        if visits is None:
+            visits = self._visits[sequence] = self._visited(sequence)
+        accepted = tallies.accepted
+        for move, entries in visits.handovers:
+            following = move[1]
+            for index in entries:
+                if stays[index].next_stage == following:
+                    # A lead counts once per handover, however often it went along it.
+                    accepted[move] = accepted.get(move, 0) + 1
+                    break
+        if visits.cohorts:
+            self._add_cohorts(lead, visits)
+        self._add_groups(lead, visits)
+
+    def _visited(self, stages: tuple[str, ...]) -> _Visits:
+        """What the funnel, the handovers and the cohorts need of a sequence of stays."""
+        found: dict[str, list[int]] = {}
+        for index, stage in enumerate(stages):
+            found.setdefault(stage, []).append(index)
+        positions = {stage: tuple(indices) for stage, indices in found.items()}
+        path = self._path
+        converted = tuple(
+            step
+            for step, (source, target) in enumerate(pairwise(path))
+            if source in positions and positions.get(target, (-1,))[-1] > positions[source][0]
+        )
+        handovers = tuple(
+            (move, positions[move[0]])
+            for move in pairwise(path)
+            if move in self._handovers and move[0] in positions
+        )
+        cohorts = tuple(
+            (index, positions[stage])
+            for index, (stage, _, _) in enumerate(self._cohorts)
+            if stage in positions
+        )
+        return _Visits(positions, converted, handovers, cohorts)
 
     def _add_violations(self, lead: LeadResult) -> set[tuple[int, str]]:
         """Count stalls; the (instant, rule) of each criteria_unmet, to judge handoffs."""
@@ -917,140 +1055,125 @@ class Analyser:
 
     def _add_cycles(self, lead: LeadResult) -> None:
         cycles, heat = self.tallies.cycles, self.tallies.heat
-        ordinal = self._days.ordinal
+        days = self._days
+        by_span, ordinal, zone = days.by_span, days.ordinal, days.zone
         owner = lead.owner
         for cycle in lead.cycles:
-            slot = _SLOT[cycle.outcome]
-            key = (
-                cycle.rule,
-                cycle.responsible,
-                owner,
-                ordinal(cycle.started),
-                slot,
-                cycle.at_risk,
-            )
+            started = cycle.started
+            # `ordinal(started)`, mostly without the call
+            date = by_span.get(started >> _SPAN) or ordinal(started)
+            outcome = cycle.outcome
+            # An Enum member hashes in Python code: test the common outcomes by identity first.
+            if outcome is Outcome.MET:
+                slot = _MET
+            elif outcome is Outcome.BREACHED:
+                slot = _BREACHED
+            else:
+                slot = _SLOT[outcome]
+            key = (cycle.rule, cycle.responsible, owner, date, slot, cycle.at_risk)
             cycles[key] = cycles.get(key, 0) + 1
             if slot == _BREACHED:
-                local = dt.datetime.fromtimestamp(cycle.started // US, self._days.zone)
+                local = dt.datetime.fromtimestamp(started // US, zone)
                 heat[cycle.rule][local.weekday() * 24 + local.hour] += 1
 
-    def _add_cohorts(self, lead: LeadResult, first_index: dict[str, int]) -> None:
+    def _add_cohorts(self, lead: LeadResult, visits: _Visits) -> None:
         stays = lead.stays
-        days = self._days
+        keys_at = self._days.keys_at
         targets = self.tallies.targets
-        # (stage, period kind) -> first date of a period -> index of the lead's first entry
-        anchored: dict[tuple[str, int], dict[int, int]] = {}
-        for cohort in self._cohorts:
-            stage = cohort.stage
-            first = first_index.get(stage)
-            if first is None:
-                continue
-            anchors = anchored.get((stage, cohort.period))
-            if anchors is None:
-                anchors = anchored[(stage, cohort.period)] = {}
-                for index in range(first, len(stays)):
-                    stay = stays[index]
-                    if stay.stage == stage:
-                        key = days.keys(days.ordinal(stay.entered))[cohort.period]
-                        if key not in anchors:
-                            anchors[key] = index
-            table = targets[cohort.name]
-            for key, index in anchors.items():
-                counts = table.get(key)
-                if counts is None:
-                    counts = table[key] = [0, 0, 0, 0]
-                if cohort.kind == "volume":
-                    counts[0] += 1
-                    continue
-                anchor = stays[index].entered
-                if cohort.kind == "conversion":
-                    done = self._converts(cohort, stays, index)
-                else:
-                    done = self._worked(cohort, lead, anchor)
-                counts[0] += done
-                counts[1] += 1
-                # Open when an event just after as-of could still fall inside the window.
-                if cohort.open_from is not None and cohort.clock(anchor) >= cohort.open_from:
-                    counts[2] += 1
-                    counts[3] += not done
-
-    @staticmethod
-    def _converts(cohort: _CohortTarget, stays: Sequence[Stay], index: int) -> bool:
-        anchor = stays[index].entered
-        for later in stays[index + 1 :]:
-            if later.stage == cohort.reach:
-                # The first entry after the anchor is the earliest; a later one cannot be inside.
-                within = cohort.within
-                return (
-                    within is None or cohort.clock(later.entered) - cohort.clock(anchor) <= within
-                )
-        return False
+        positions = visits.positions
+        for group, entries in visits.cohorts:
+            _, period, cohorts = self._cohorts[group]
+            # first date of a period -> index of the lead's first entry into the stage in it
+            anchors: dict[int, int] = {}
+            for index in entries:
+                key = keys_at(stays[index].entered)[period]
+                if key not in anchors:
+                    anchors[key] = index
+            for cohort in cohorts:
+                table = targets[cohort.name]
+                kind, window = cohort.kind, cohort.window
+                for key, index in anchors.items():
+                    counts = table.get(key)
+                    if counts is None:
+                        counts = table[key] = [0, 0, 0, 0]
+                    if kind == "volume":
+                        counts[0] += 1
+                        continue
+                    anchor = stays[index].entered
+                    if kind == "conversion":
+                        done = False
+                        for later in positions.get(cohort.reach or "", ()):
+                            if later > index:
+                                # The first entry after the anchor is the earliest: a later one
+                                # cannot be inside the window.
+                                reached = stays[later].entered
+                                done = window is None or window.fits(anchor, reached)
+                                break
+                    else:
+                        done = self._worked(cohort, lead, anchor)
+                    counts[0] += done
+                    counts[1] += 1
+                    # Open when an event just after as-of could still fall inside the window.
+                    if window is not None and window.open_at(anchor):
+                        counts[2] += 1
+                        counts[3] += not done
 
     def _worked(self, cohort: _CohortTarget, lead: LeadResult, anchor: int) -> bool:
+        """Whether an activity by the cohort's actor followed the anchor inside the window."""
         activities = lead.activities
-        # An activity in the second of the entry is replayed after it (semantics.md 4).
-        start = bisect_left(activities, anchor, key=lambda activity: activity.time)
+        # An activity in the second of the entry is replayed after it (semantics.md 4). An
+        # Activity is a tuple that starts with its time, and (anchor,) sorts just before every
+        # activity at the anchor: the search compares in C, with no key function to call.
+        start = bisect_left(activities, (anchor,))
         if start == len(activities):
             return False
-        within, clock, by = cohort.within, cohort.clock, cohort.by
-        limit = None if within is None else clock(anchor) + within
+        window, team = cohort.window, cohort.team
         for activity in activities[start:]:
-            if limit is not None and clock(activity.time) > limit:
+            if window is not None and not window.fits(anchor, activity.time):
                 return False
-            match by:
-                case n.ByTeam():
-                    if activity.team == by.team.text:
-                        return True
-                case n.ByOwner():
-                    owner = self._owner_at(lead, activity.time)
-                    if owner is not None and activity.team == owner:
-                        return True
-                case None:
+            if cohort.by_owner:
+                owner = self._owner_at(lead, activity.time)
+                if owner is not None and activity.team == owner:
                     return True
+            elif team is None or activity.team == team:
+                return True
         return False
 
     def _owner_at(self, lead: LeadResult, t: int) -> str | None:
         """The owner of the stage the lead was in at t (a stage entered at t included)."""
-        index = bisect_right(lead.stays, t, key=lambda stay: stay.entered) - 1
+        index = bisect_right(lead.stays, t, key=_ENTERED) - 1
         if index < 0:
             return None
         return self.agreement.stages[lead.stays[index].stage].owner
 
-    def _add_groups(
-        self, lead: LeadResult, first_index: dict[str, int], last_index: dict[str, int]
-    ) -> None:
-        path = self._path
-        converted = tuple(
-            step
-            for step in range(len(path) - 1)
-            if (first := first_index.get(path[step])) is not None
-            and last_index.get(path[step + 1], -1) > first
-        )
-        attributes = dict(lead.attributes) if self._group_by or self._money else {}
+    def _add_groups(self, lead: LeadResult, visits: _Visits) -> None:
         to_won: int | None = None
         amount: Decimal | None = None
         unpriced = False
         stays = lead.stays
+        attributes = lead.attributes
         if lead.final_stage in self._won and stays:
             to_won = stays[-1].entered - stays[0].entered
-            if self._money is not None:
-                text = attributes.get(self._money)
+            money = self._money
+            if money is not None:
+                text = _attribute(attributes, money)
                 if text is not None and _NUMBER.match(text):
                     amount = Decimal(text)
                 else:
                     unpriced = True
-        contribution = _Contribution(first_index.keys(), converted, to_won, amount, unpriced)
         tallies = self.tallies
-        tallies.funnel.add(contribution)
+        tallies.funnel.add(visits, to_won, amount, unpriced)
         for attribute in self._group_by:
             groups = tallies.groups.get(attribute)
             if groups is None:
                 groups = tallies.groups[attribute] = {}
-            value = attributes.get(attribute, NOT_SET)
+            value = _attribute(attributes, attribute)
+            if value is None:
+                value = NOT_SET
             group = groups.get(value)
             if group is None:
-                group = groups[value] = _GroupTally(len(path) - 1)
-            group.add(contribution)
+                group = groups[value] = _GroupTally(len(self._path) - 1)
+            group.add(visits, to_won, amount, unpriced)
 
     # -------------------------------------------------------- the finished analysis
 
@@ -1098,14 +1221,31 @@ class Analyser:
         order = self._order()
         tallies = self.tallies
         moves = sorted(tallies.flows, key=lambda move: (order[move[0]], order[move[1]]))
+        # Each list is sorted once: a flow's summary and its stage's share the flow's order, and
+        # sorting the stage's walls, a run of sorted flows, is a merge.
+        flow_walls = {move: sorted(walls) for move, walls in tallies.flows.items()}
+        entries = tallies.funnel.entered()
         stages: list[StageStats] = []
         ranking: list[LostTime] = []
         for name, stage in self.agreement.stages.items():
-            dwell = tallies.dwell[name]
+            dwell = _summary(sorted(tallies.dwell[name]))
             opened = tallies.open[name]
-            exits = [(move[1], tallies.flows[move]) for move in moves if move[0] == name]
-            walls = [wall for _, stay_walls in exits for wall in stay_walls]
-            longest = sorted(opened, key=lambda item: (-item[0], -item[1], item[2], item[3]))
+            exits = [(move[1], flow_walls[move]) for move in moves if move[0] == name]
+            walls: list[int] = []
+            for _, stay_walls in exits:
+                walls.extend(stay_walls)
+            walls.sort()
+            dwell_wall = _summary(walls)
+            businesses = sorted(map(_BUSINESS, opened))
+            waiting = _summary(businesses)
+            waiting_wall = summarise(map(_WALL, opened))
+            candidates = opened
+            if len(opened) > LONGEST:
+                # The longest waits come first by business time: none waited less than the
+                # LONGEST-th longest, so only those need the full ordering.
+                floor = businesses[-LONGEST]
+                candidates = [item for item in opened if item[0] >= floor]
+            longest = sorted(candidates, key=lambda item: (-item[0], -item[1], item[2], item[3]))
             stalls, stalled_leads, stalled_now = tallies.stalls[name]
             stages.append(
                 StageStats(
@@ -1114,14 +1254,14 @@ class Analyser:
                     owner=stage.owner,
                     terminal=stage.terminal,
                     limit=stage.max_dwell.text if stage.max_dwell is not None else None,
-                    entries=len(dwell) + len(opened),
-                    leads=tallies.funnel.entered.get(name, 0),
+                    entries=dwell.count + len(opened),
+                    leads=entries.get(name, 0),
                     exits=tuple((target, len(stay_walls)) for target, stay_walls in exits),
-                    dwell=summarise(dwell),
-                    dwell_wall=summarise(walls),
+                    dwell=dwell,
+                    dwell_wall=dwell_wall,
                     open=len(opened),
-                    waiting=summarise(item[0] for item in opened),
-                    waiting_wall=summarise(item[1] for item in opened),
+                    waiting=waiting,
+                    waiting_wall=waiting_wall,
                     longest=tuple(
                         Waiting(lead, entered, business, wall)
                         for business, wall, lead, entered in longest[:LONGEST]
@@ -1132,12 +1272,12 @@ class Analyser:
                 )
             )
             if not stage.terminal:
-                business = sum(dwell) + sum(item[0] for item in opened)
-                wall = sum(walls) + sum(item[1] for item in opened)
-                ranking.append(LostTime(name, business, wall, len(dwell) + len(opened)))
+                business = dwell.total + waiting.total
+                wall = dwell_wall.total + waiting_wall.total
+                ranking.append(LostTime(name, business, wall, dwell.count + len(opened)))
         flows = tuple(
-            Flow(a, b, (a, b) in self._handoffs, len(tallies.flows[(a, b)]),
-                 summarise(tallies.flows[(a, b)]))
+            Flow(a, b, (a, b) in self._handoffs, len(flow_walls[(a, b)]),
+                 _summary(flow_walls[(a, b)]))
             for a, b in moves
         )  # fmt: skip
         ranking.sort(key=lambda lost: (-lost.business, -lost.wall, order[lost.stage]))
@@ -1146,7 +1286,8 @@ class Analyser:
     def _cycle_counts(self) -> dict[str, _RuleCounts]:
         """The cycle tallies of every rule by team, owner and period."""
         out = {name: _RuleCounts() for name in (*self.agreement.clocks, *self.agreement.cadences)}
-        keys = self._days.keys
+        # Periods depend on the date alone: count by date first, then spread each over its periods.
+        by_date: dict[tuple[str, int, int, bool], int] = {}
         for (rule, team, owner, ordinal, slot, at_risk), count in self.tallies.cycles.items():
             counts = out[rule]
             for table, key in ((counts.teams, team), (counts.owners, owner)):
@@ -1155,6 +1296,11 @@ class Analyser:
                     found = table[key] = [0] * 5
                 found[slot] += count
                 found[_AT_RISK] += count * at_risk
+            dated = (rule, ordinal, slot, at_risk)
+            by_date[dated] = by_date.get(dated, 0) + count
+        keys = self._days.keys
+        for (rule, ordinal, slot, at_risk), count in by_date.items():
+            counts = out[rule]
             for kind, start in enumerate(keys(ordinal)):
                 found_period = counts.periods.get((kind, start))
                 if found_period is None:
@@ -1281,9 +1427,10 @@ class Analyser:
     def _steps(self, group: _GroupTally) -> tuple[FunnelStep, ...]:
         path = self._path
         steps: list[FunnelStep] = []
+        entries, conversions = group.entered(), group.converted()
         for step in range(len(path) - 1):
-            entered = group.entered.get(path[step], 0)
-            converted = group.converted[step]
+            entered = entries.get(path[step], 0)
+            converted = conversions[step]
             steps.append(
                 FunnelStep(
                     path[step], path[step + 1], entered, converted, _share(converted, entered)
@@ -1296,10 +1443,11 @@ class Analyser:
         return tuple(self._group(value, group) for value, group in ordered)
 
     def _group(self, value: str, group: _GroupTally) -> GroupStats:
+        entered = group.entered()
         return GroupStats(
             value=value,
             leads=group.leads,
-            entered=tuple((name, group.entered.get(name, 0)) for name in self.agreement.stages),
+            entered=tuple((name, entered.get(name, 0)) for name in self.agreement.stages),
             steps=self._steps(group),
             won=group.won,
             revenue=group.revenue if self._money is not None else None,
@@ -1312,6 +1460,7 @@ class Analyser:
     ) -> tuple[Commitment, ...]:
         agreement = self.agreement
         tallies = self.tallies
+        entered = tallies.funnel.entered()
         lines: list[Commitment] = []
 
         def add(
@@ -1347,8 +1496,13 @@ class Analyser:
         for name, stage in agreement.stages.items():
             if any(source == name for source, _ in agreement.handoffs):
                 counts = criteria.setdefault(stage.owner, [0, 0])
-                counts[0] += tallies.handoffs_kept.get(name, 0)
-                counts[1] += tallies.handoffs.get(name, 0)
+                taken = sum(
+                    len(tallies.flows.get((source, target), ()))
+                    for source, target in agreement.handoffs
+                    if source == name
+                )
+                counts[0] += taken - tallies.missed.get(name, 0)
+                counts[1] += taken
         for team, (kept, taken) in criteria.items():
             add(team, "criteria", team or "", "Criteria met at handoff", kept, taken, [])
         for source, target_stage in zip(self._path, self._path[1:], strict=False):
@@ -1364,7 +1518,7 @@ class Analyser:
                 f"{source} -> {target_stage}",
                 f"Leads accepted from {source} into {target_stage}",
                 tallies.accepted.get((source, target_stage), 0),
-                tallies.funnel.entered.get(source, 0),
+                entered.get(source, 0),
                 matching,
             )
         for rule in rules:
@@ -1392,6 +1546,15 @@ class Analyser:
             )
         )
         return tuple(lines)
+
+
+def _attribute(attributes: Sequence[tuple[str, str]], name: str) -> str | None:
+    """The value of a lead's attribute, from its (name, text) pairs in name order."""
+    # A search instead of a dict per lead: (name,) sorts just before (name, text).
+    index = bisect_left(attributes, (name,))
+    if index < len(attributes) and attributes[index][0] == name:
+        return attributes[index][1]
+    return None
 
 
 def _judge(bound: str, at_least: bool, at_most: bool) -> Verdict:
