@@ -170,10 +170,11 @@ LIBRARIES: dict[str, set[str]] = {
     "networkx": {"graph.py"},
     "jinja2": {"render.py"},
     "holidays": {"calendar.py"},
+    "pyarrow": {"columnar.py"},
     "pydantic": {"report.py"} | {p.name for p in MODULES if _is_config_module(p.stem)},
 }
 # Libraries that must have their one importer already (jinja2 and pydantic may have none yet).
-REQUIRED = {"lark", "networkx", "holidays"}
+REQUIRED = {"lark", "networkx", "holidays", "pyarrow"}
 
 
 def _imports(path: Path) -> Iterator[str]:

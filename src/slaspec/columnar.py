@@ -1,0 +1,591 @@
+"""Columnar preparation: a plain canonical CSV log's bytes -> `replay.prepare`'s result (pyarrow).
+
+A shortcut for large logs in the common case: `prepare_csv` returns exactly what
+`replay.prepare` returns for what `readers.read_log` reads from the same bytes (the same rows
+in the same order, the same accounting, the same read counts), or None, leaving the counter
+untouched, when the log is not plain. The reference stays the reference: a log of which the
+reader or `prepare` would reject or warn about anything, or that a rule this module does not
+reproduce could read differently, is declined, and the caller reads it the reference way.
+
+Plain means all of this:
+- the log time zone option is absent or names a zone, and the log is smaller than 2 GiB (a
+  pyarrow text column holds at most that much);
+- the bytes are UTF-8 after at most one byte-order mark, and hold no `"`, no control character
+  but the line feed (no CR, tab or NUL) and none of the other characters that `str.strip`
+  trims or `str.splitlines` breaks at (`_SPECIAL`, e.g. U+0085, U+00A0, U+2028, U+3000);
+- no cell starts or ends with a space (header cells included), and no line is blank;
+- the first line is a header `readers` accepts, at least one row follows, and every row has
+  as many cells as the header;
+- every row is one the reader and `prepare` accept: a lead, a known type, a value exactly when
+  the type needs one, a stage value that is a stage or an alias, attribute cells that fit
+  their field, and a timestamp `YYYY-MM-DD[Tt ]HH:MM[:SS[.f{1,6}]]` with an offset that
+  `readers` accepts. A time without an offset is declined, so the log time zone and the DST
+  policy never matter.
+
+Timestamps are read by the reference clock itself, once per distinct hour (`2026-03-02T09`)
+and once per distinct rest (`:15:00+11:00`), and added column-wise; attribute cells are typed
+by `replay._Cells` once per distinct cell of a field. The rows are sorted by one pyarrow sort
+and become `replay.Row` records only when a lead is looked up, a block of `BLOCK_LEADS`
+consecutive leads at a time. The command replays its leads in chunks of that many in two
+processes forked after preparation, so each process builds the rows it replays. Building a
+block only slices arrays and converts them to lists; all pyarrow computation, and with it
+pyarrow's thread pool, stays in `prepare_csv`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pcsv  # type: ignore[import-untyped]
+
+from slaspec import readers, replay
+from slaspec.compiler import Agreement
+from slaspec.events import EVENT_TYPES, EventKind, Origin
+from slaspec.results import Accounting, builder
+
+# Leads whose rows are built together: the command replays its leads in chunks of 2000, in
+# order, so each chunk builds exactly one block, in the process that replays it.
+BLOCK_LEADS = 2000
+
+# The characters besides space and line feed that `str.strip` trims or `str.splitlines` breaks
+# at; test_columnar derives this set from the whole of Unicode.
+_SPECIAL = (
+    "\t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_NON_ASCII_SPECIAL = tuple(ch for ch in _SPECIAL if not ch.isascii())
+_BOM = b"\xef\xbb\xbf"
+_DECODED_BYTES = 1 << 22
+_MAX_BYTES = (1 << 31) - 1
+# Every byte but the control characters and `"`: deleting them leaves the ones to look at.
+_ORDINARY = bytes(octet for octet in range(0x20, 0x100) if octet != ord('"'))
+_SPACE = 0x20
+# What ends a cell: a byte that a space must not stand beside.
+_CELL_ENDS = pa.array(b",\n", pa.uint8())
+# A timestamp is its first 13 characters (the hour) and the rest, as `readers._Clock` splits it;
+# together the two patterns are `readers._INSTANT` with a time of day and an offset.
+_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}")
+_REST = re.compile(r":[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)")
+_HOUR_CHARS = 13
+_EPOCH_HOUR = "1970-01-01T00"
+# Joins the attribute cells of a row into one text: a control character, so no cell holds it.
+_SEPARATOR = "\x1f"
+# Distinct attribute-cell combinations remembered per process, as many as the reader remembers.
+_COMBINATION_MEMO_LIMIT = 4096
+# Event kinds by rank, and the `type` spellings in the same order.
+_KINDS = tuple(sorted(EventKind))
+_TYPE_NAMES = pa.array(sorted(EVENT_TYPES, key=EVENT_TYPES.__getitem__))
+_UPDATE, _STAGE = int(EventKind.UPDATE), int(EventKind.STAGE)
+_FIRST_LINE = 2  # the header is line 1, and no line is blank
+
+
+def _pool() -> Any:
+    """jemalloc where pyarrow is built with it, else the system allocator."""
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.system_memory_pool()
+
+
+_POOL = _pool()
+_new_origin = builder(Origin)
+_Row = replay.Row
+_Words = list[str | None]
+_Pair = tuple[str, replay.Value]
+_Attributes = tuple[tuple[str, replay.Value | None], ...]
+
+
+class _Declined(Exception):
+    """The log is not plain; the caller reads it the reference way."""
+
+
+def prepare_csv(
+    data: bytes,
+    name: str,
+    agreement: Agreement,
+    options: readers.ReadOptions,
+    as_of: int | None,
+    counter: readers.ReadCounter,
+    start_seq: int = 0,
+) -> replay.Prepared | None:
+    """`replay.prepare` of `readers.read_log` of a plain CSV log's bytes; None if not plain."""
+    if readers.check_options(options) is not None:
+        return None
+    # With pyarrow's default allocator (mimalloc) a third of the time on a large log went to
+    # page faults, and the peak memory was higher; the arrays allocated here outlive the call.
+    default = pa.default_memory_pool()
+    pa.set_memory_pool(_POOL)
+    try:
+        prepared = _prepare(data, name, agreement, as_of, start_seq)
+    except _Declined:
+        return None
+    finally:
+        pa.set_memory_pool(default)
+    counter.rows += prepared.accounting.read
+    counter.events += prepared.accounting.read
+    return prepared
+
+
+def _prepare(
+    data: bytes, name: str, agreement: Agreement, as_of: int | None, start_seq: int
+) -> replay.Prepared:
+    """The columnar preparation; _Declined as soon as the log turns out not to be plain."""
+    start, lines = _plain_text(data)
+    end = data.find(b"\n", start)
+    if end < 0 or end + 1 == len(data):
+        raise _Declined  # a header without rows: the reference adds a warning
+    header = readers._header(data[start:end].decode("utf-8").split(","), name, 1)
+    if not isinstance(header, readers._Header):
+        raise _Declined
+    table = _read(pa.py_buffer(data).slice(end + 1), header.width)
+    rows = table.num_rows
+    if rows != lines - 1:
+        raise _Declined  # each line after the header must be one row
+    arrays = []
+    for _ in range(header.width):
+        # One column at a time, so that only one is held twice.
+        arrays.append(table.column(0).combine_chunks())
+        table = table.remove_column(0)
+
+    def column(key: str) -> Any:
+        index = header.index[key]
+        return arrays[index] if index < header.width else None
+
+    lead = column(readers.LEAD_ID)
+    # A blank line reads as a row of empty cells, and is declined here too.
+    if pc.min(pc.binary_length(lead)).as_py() == 0:
+        raise _Declined
+    attribute_columns = [(key, arrays[i]) for key, i in header.attributes]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # pyarrow computes without the GIL: a second thread codes the columns that need no
+        # Python work while this one checks the rows and types the attribute cells.
+        coding = pool.submit(
+            _coded,
+            attribute_columns,
+            column(readers.ACTOR),
+            column(readers.TEAM),
+            column(readers.EVENT_ID),
+            lead,
+        )
+        kind = pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES)
+        if kind.null_count:
+            raise _Declined
+        kind = kind.cast(pa.int8())
+        is_update = pc.equal(kind, _UPDATE)
+        values = _values(column(readers.VALUE), is_update, pc.equal(kind, _STAGE), agreement)
+        time = _times(column(readers.TIMESTAMP), data.isascii())
+        typed = _typed(attribute_columns, agreement)
+        attributes, actors, teams, kept, leads = coding.result()
+    del arrays[:], attribute_columns, lead  # the text columns are coded now
+
+    duplicate = rows - pc.sum(kept).as_py()
+    after = 0
+    replayed = kept
+    if as_of is None:
+        # The latest kept instant (0 without any), as replay.prepare fixes it.
+        as_of = pc.max(pc.filter(time, kept)).as_py()
+    else:
+        late = pc.greater(time, as_of)
+        replayed = pc.and_not(kept, late)
+        after = pc.sum(pc.and_(kept, late)).as_py()
+    # Attribute cells on a stage, activity or assign row become an update row of their own,
+    # at the same instant and with the same seq, before the row (replay.prepare).
+    base = pc.indices_nonzero(replayed)
+    split = pc.indices_nonzero(pc.and_(pc.and_not(attributes.present, is_update), replayed))
+    source = pa.concat_arrays([base.cast(pa.int64()), split.cast(pa.int64())])
+    cells = pa.concat_arrays(
+        [pa.repeat(pa.scalar(False), len(base)), pa.repeat(pa.scalar(True), len(split))]
+    )
+    kinds = pc.if_else(cells, pa.scalar(_UPDATE, pa.int8()), pc.take(kind, source))
+    # Leads sort as `sorted()` sorts their ids: pyarrow compares UTF-8 bytes, and valid UTF-8
+    # sorts by code point in byte order, as Python compares str.
+    by_id = pc.sort_indices(leads.dictionary)
+    # The order of a permutation's values is its inverse: each id's rank.
+    lead_rank = pc.take(pc.sort_indices(by_id), pc.take(leads.indices, source))
+    times = pc.take(time, source)
+    # (kind, row) as one key: the row numbers order the seq numbers.
+    kind_row = pc.add(pc.multiply(kinds.cast(pa.int64()), rows), source)
+    order = pc.sort_indices(
+        pa.table({"lead": lead_rank, "time": times, "kind_row": kind_row}),
+        sort_keys=[("lead", "ascending"), ("time", "ascending"), ("kind_row", "ascending")],
+    )
+    source = pc.take(source, order)
+    cells = pc.take(cells, order)
+    kinds = pc.take(kinds, order)
+    runs = pc.run_end_encode(pc.take(lead_rank, order))
+    ids = pc.take(leads.dictionary, pc.take(by_id, runs.values)).to_pylist()
+    carries = pc.or_(cells, pc.and_(pc.equal(kinds, _UPDATE), pc.take(attributes.present, source)))
+    columns = _Columns(
+        name=name,
+        start_seq=start_seq,
+        time=pc.take(times, order),
+        kind=kinds,
+        row=source,
+        value=pc.if_else(cells, values.none, pc.take(values.codes, source)),
+        values=values.words,
+        actor=actors.taken(source),
+        actors=actors.words,
+        team=teams.taken(source),
+        teams=teams.words,
+        attributes=attributes.joined(source, carries),
+        cells=cells,
+        names=attributes.names,
+        typed=typed,
+    )
+    accounting = Accounting(rows, len(base), 0, duplicate, after)
+    grouped = _Leads([sys.intern(lead_id) for lead_id in ids], runs.run_ends.to_pylist(), columns)
+    return replay.Prepared(grouped, as_of, accounting, ())
+
+
+def _coded(
+    attributes: list[tuple[str, Any]], actor: Any, team: Any, event_id: Any, lead: Any
+) -> tuple[_Cells, _Coded, _Coded, Any, Any]:
+    """The columns that take no Python work per distinct cell, coded."""
+    rows = len(lead)
+    return (
+        _Cells.of(attributes, rows),
+        _Coded.of(actor, rows),
+        _Coded.of(team, rows),
+        _first_occurrences(event_id, rows),
+        lead.dictionary_encode(),
+    )
+
+
+def _plain_text(data: bytes) -> tuple[int, int]:
+    """Where the text starts (after a byte-order mark) and its number of lines, if plain."""
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    if len(data) > _MAX_BYTES or data.startswith(_BOM, start) or data.startswith(b"\n", start):
+        raise _Declined
+    marks = data.translate(None, _ORDINARY)
+    newlines = marks.count(b"\n")
+    if newlines != len(marks):
+        raise _Declined  # a quote or a control character other than the line feed
+    if data.find(b" ") >= 0:
+        # A cell with a space at either end (or a line of spaces): the reference trims it.
+        octets = pa.Array.from_buffers(pa.uint8(), len(data), [None, pa.py_buffer(data)])
+        spaces = pc.indices_nonzero(pc.equal(octets, pa.scalar(_SPACE, pa.uint8())))
+        spaces = spaces.cast(pa.int64())
+        if spaces[0].as_py() == start or spaces[-1].as_py() == len(data) - 1:
+            raise _Declined
+        for step in (-1, 1):
+            if pc.any(pc.is_in(pc.take(octets, pc.add(spaces, step)), _CELL_ENDS)).as_py():
+                raise _Declined
+    if not data.isascii():
+        # Decoded a piece at a time, so that a wide character does not make the whole text
+        # four times the size of the bytes.
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        view = memoryview(data)
+        try:
+            for offset in range(0, len(data), _DECODED_BYTES):
+                text = decoder.decode(view[offset : offset + _DECODED_BYTES])
+                if any(ch in text for ch in _NON_ASCII_SPECIAL):
+                    raise _Declined
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _Declined from None
+    return start, newlines + (not data.endswith(b"\n"))
+
+
+def _read(buffer: Any, width: int) -> Any:
+    """The lines after the header as a table of `width` text columns; _Declined if ragged."""
+    names = [f"c{i}" for i in range(width)]
+    try:
+        return pcsv.read_csv(
+            pa.BufferReader(buffer),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
+            parse_options=pcsv.ParseOptions(
+                delimiter=",",
+                quote_char=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowException:
+        raise _Declined from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Coded:
+    """A text column as codes into the list of its distinct (interned) texts, "" read as None."""
+
+    codes: Any
+    words: _Words
+    none: int  # the code of None
+
+    @staticmethod
+    def of(array: Any, rows: int) -> _Coded:
+        """The column coded; an absent column reads as empty cells."""
+        if array is None:
+            return _Coded(pa.repeat(pa.scalar(0, pa.int32()), rows), [None], 0)
+        encoded = array.dictionary_encode()
+        words: _Words = [
+            sys.intern(word) if word else None for word in encoded.dictionary.to_pylist()
+        ]
+        words.append(None)
+        return _Coded(encoded.indices, words, len(words) - 1)
+
+    def taken(self, rows: Any) -> Any:
+        """The codes of some rows."""
+        return pc.take(self.codes, rows)
+
+
+def _values(array: Any, is_update: Any, is_stage: Any, agreement: Agreement) -> _Coded:
+    """The `value` column coded, with stage names and aliases resolved on stage rows."""
+    if array is None:
+        if not pc.all(is_update).as_py():
+            raise _Declined
+        return _Coded.of(None, len(is_update))
+    if not pc.all(pc.equal(pc.equal(pc.binary_length(array), 0), is_update)).as_py():
+        raise _Declined  # `value` is required by every type but update, and refused on it
+    coded = _Coded.of(array, len(array))
+    # Agreement.stage_for as one lookup: a stage's own name wins over an alias (replay.prepare).
+    stage_of = {**agreement.aliases, **{name: name for name in agreement.stages}}
+    words = list(coded.words)
+    resolved = list(range(len(words)))
+    positions: dict[str, int] = {}
+    for code in pc.unique(pc.filter(coded.codes, is_stage)).to_pylist():
+        stage = stage_of.get(words[code] or "")
+        if stage is None:
+            raise _Declined
+        if stage not in positions:
+            positions[stage] = len(words)
+            words.append(stage)
+        resolved[code] = positions[stage]
+    codes = pc.if_else(is_stage, pc.take(pa.array(resolved, pa.int32()), coded.codes), coded.codes)
+    return _Coded(codes, words, coded.none)
+
+
+def _times(array: Any, ascii_only: bool) -> Any:
+    """The instants of the timestamp column, read by `readers._Clock` per distinct hour and rest.
+
+    `_Clock.instant(text)` is hour_start(text[:13]) + (past - offset)(text[13:]) for a text of
+    the shape both patterns describe, and it refuses such a text exactly when it refuses one of
+    the synthetic texts below: the date and hour are checked in the first, the minutes, seconds
+    and offset in the second.
+    """
+    if not ascii_only and not pc.all(pc.string_is_ascii(array)).as_py():
+        raise _Declined
+    octets = array.cast(pa.binary())
+    clock = readers._Clock(None, "reject")
+    hours = pc.binary_slice(octets, 0, _HOUR_CHARS).dictionary_encode()
+    starts = [_instant(clock, _HOUR, hour, "{}:00:00Z") for hour in hours.dictionary.to_pylist()]
+    longest = max(pc.max(pc.binary_length(octets)).as_py(), _HOUR_CHARS)
+    rests = pc.binary_slice(octets, _HOUR_CHARS, longest).dictionary_encode()
+    pasts = [
+        _instant(clock, _REST, rest, _EPOCH_HOUR + "{}") for rest in rests.dictionary.to_pylist()
+    ]
+    return pc.add_checked(
+        pc.take(pa.array(starts, pa.int64()), hours.indices),
+        pc.take(pa.array(pasts, pa.int64()), rests.indices),
+    )
+
+
+def _instant(clock: readers._Clock, shape: re.Pattern[str], piece: bytes, text: str) -> int:
+    """The reference clock's reading of a synthetic timestamp around a piece of the shape."""
+    decoded = piece.decode("ascii")
+    if shape.fullmatch(decoded) is None:
+        raise _Declined
+    instant = clock.instant(text.format(decoded))
+    if not isinstance(instant, int):
+        raise _Declined
+    return instant
+
+
+def _typed(columns: list[tuple[str, Any]], agreement: Agreement) -> list[dict[str, _Pair] | None]:
+    """Per attribute column, a typed field's typed pairs by cell, as `replay._Cells` types them:
+    each distinct cell once, the pair shared by every row that has it."""
+    cells = replay._Cells(agreement)
+    typed: list[dict[str, _Pair] | None] = []
+    for key, array in columns:
+        pairs = cells.pairs.get(key)
+        typed.append(pairs)
+        if pairs is not None:
+            distinct = pc.unique(array).to_pylist()
+            try:
+                cells.typed(tuple((key, raw) for raw in distinct if raw))  # fills `pairs`
+            except replay._CellError:
+                raise _Declined from None
+    return typed
+
+
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """The attribute columns: which rows have a cell, and those rows' cells joined into one text."""
+
+    names: tuple[str, ...]
+    present: Any  # whether each row has a non-empty attribute cell
+    position: Any  # each row's place among the rows that have one
+    texts: Any  # those rows' cells, joined by _SEPARATOR
+
+    @staticmethod
+    def of(columns: list[tuple[str, Any]], rows: int) -> _Cells:
+        """The attribute columns of a log with `rows` rows."""
+        if not columns:
+            nothing = pa.repeat(pa.scalar(False), rows)
+            return _Cells((), nothing, pa.nulls(rows, pa.int64()), pa.nulls(0, pa.string()))
+        present: Any = None
+        for _, array in columns:
+            filled = pc.greater(pc.binary_length(array), 0)
+            present = filled if present is None else pc.or_(present, filled)
+        texts = pc.binary_join_element_wise(
+            *(pc.filter(array, present) for _, array in columns), _SEPARATOR
+        )
+        position = pc.subtract(pc.cumulative_sum(present.cast(pa.int64())), 1)
+        return _Cells(tuple(key for key, _ in columns), present, position, texts)
+
+    def joined(self, rows: Any, carries: Any) -> Any:
+        """The joined cells of some rows, null where a row carries none."""
+        where = pc.if_else(carries, pc.take(self.position, rows), pa.scalar(None, pa.int64()))
+        return pc.take(self.texts, where)
+
+
+def _first_occurrences(array: Any, rows: int) -> Any:
+    """Which rows are the first with their event id, or have none."""
+    if array is None:
+        return pa.repeat(pa.scalar(True), rows)
+    # A stable sort puts the rows of one id together in file order: all but the first of each
+    # are duplicates. An empty id is never a duplicate.
+    order = pc.sort_indices(array)
+    ranked = pc.take(array, order)
+    later = ranked.slice(1)
+    again = pc.and_(pc.equal(later, ranked.slice(0, rows - 1)), pc.not_equal(later, ""))
+    duplicates = pc.filter(order.slice(1), again)
+    every = pc.indices_nonzero(pa.repeat(pa.scalar(True), rows))
+    return pc.invert(pc.is_in(every, value_set=duplicates))
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """The prepared rows in replay order, column by column, and what decodes them."""
+
+    name: str
+    start_seq: int
+    time: Any
+    kind: Any
+    row: Any  # place among the log's rows, from 0
+    value: Any
+    values: _Words
+    actor: Any
+    actors: _Words
+    team: Any
+    teams: _Words
+    attributes: Any  # joined cells, or null
+    cells: Any
+    names: tuple[str, ...]
+    typed: list[dict[str, _Pair] | None]
+
+
+class _Leads(Mapping[str, tuple[_Row, ...]]):
+    """Prepared rows by lead, in lead order, built a block of leads at a time when looked up."""
+
+    __slots__ = ("_blocks", "_columns", "_ends", "_ids", "_index", "_memo")
+
+    def __init__(self, ids: list[str], ends: list[int], columns: _Columns) -> None:
+        self._ids = ids
+        self._ends = ends  # where each lead's rows end
+        self._columns = columns
+        self._index = {lead: position for position, lead in enumerate(ids)}
+        self._blocks: dict[int, dict[str, tuple[_Row, ...]]] = {}
+        self._memo: dict[str, _Attributes] = {}
+
+    def __getitem__(self, lead: str) -> tuple[_Row, ...]:
+        number = self._index[lead] // BLOCK_LEADS
+        block = self._blocks.get(number)
+        if block is None:
+            block = self._blocks[number] = self._build(number)
+        return block[lead]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, lead: object) -> bool:
+        return lead in self._index
+
+    def _build(self, number: int) -> dict[str, tuple[_Row, ...]]:
+        """The rows of one block of leads."""
+        first = number * BLOCK_LEADS
+        ids = self._ids[first : first + BLOCK_LEADS]
+        ends = self._ends[first : first + BLOCK_LEADS]
+        start = self._ends[first - 1] if first else 0
+        size = ends[-1] - start
+        columns = self._columns
+
+        def part(array: Any) -> list[Any]:
+            values: list[Any] = array.slice(start, size).to_pylist()
+            return values
+
+        leads: list[str] = []
+        previous = start
+        for lead, end in zip(ids, ends, strict=True):
+            leads += [lead] * (end - previous)
+            previous = end
+        positions = part(columns.row)
+        combination = self._combination
+        built = list(
+            map(
+                replay._new_row,
+                leads,
+                part(columns.time),
+                map(_KINDS.__getitem__, part(columns.kind)),
+                map(columns.start_seq.__add__, positions),
+                map(columns.values.__getitem__, part(columns.value)),
+                _decoded(columns.actor, columns.actors, part),
+                _decoded(columns.team, columns.teams, part),
+                [
+                    () if joined is None else combination(joined)
+                    for joined in part(columns.attributes)
+                ],
+                map(_new_origin, repeat(columns.name), map(_FIRST_LINE.__add__, positions)),
+                part(columns.cells),
+            )
+        )
+        block: dict[str, tuple[_Row, ...]] = {}
+        previous = 0
+        for lead, end in zip(ids, ends, strict=True):
+            block[lead] = tuple(built[previous : end - start])
+            previous = end - start
+        return block
+
+    def _combination(self, joined: str) -> _Attributes:
+        """A row's attributes from its joined cells, as `replay._Cells.typed` gives them."""
+        memo = self._memo
+        found = memo.get(joined)
+        if found is None:
+            columns = self._columns
+            cells = joined.split(_SEPARATOR)
+            found = tuple(
+                [
+                    (key, raw) if typed is None else typed[raw]
+                    for key, typed, raw in zip(columns.names, columns.typed, cells, strict=True)
+                    if raw
+                ]
+            )
+            if len(memo) >= _COMBINATION_MEMO_LIMIT:
+                memo.clear()
+            memo[joined] = found
+        return found
+
+
+def _decoded(codes: Any, words: _Words, part: Any) -> Iterator[str | None]:
+    """A coded column's texts over a block."""
+    if len(words) == 1:
+        return repeat(None)  # an absent column
+    return map(words.__getitem__, part(codes))
