@@ -7,6 +7,7 @@ This is the only module that opens files, prints, reads the environment or exits
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import datetime as dt
 import gc
@@ -285,14 +286,74 @@ class _Logs:
         self.file_errors: list[Diagnostic] = []
         self.counters: list[readers.ReadCounter] = []
         self.readable = 0
+        self._read: dict[str, bytes | None] = {}  # files already read by `prepare`
+        self._digests: dict[str, str] = {}  # and their sha256, when already taken
+
+    # Whether a single large plain CSV may be read and prepared column by column.
+    columnar = True
+
+    def prepare(self, agreement: Agreement, as_of: int | None, progress: _Progress) -> Prepared:
+        """Read and prepare every log: `replay.prepare` of `items`, or its columnar shortcut.
+
+        A single large CSV file that `columnar.prepare_csv` accepts is read by pyarrow and
+        prepared column by column (its rows are built lead by lead as they are replayed, in
+        whichever process replays them); anything it declines is read row by row as before,
+        from the bytes already read. The two give equal `Prepared` (tests/test_columnar.py).
+        """
+        from slaspec.replay import prepare
+
+        fast = self._columnar(agreement, as_of)
+        if fast is not None:
+            return fast
+        return prepare(agreement, progress.rows(self.items()), as_of)
+
+    def _columnar(self, agreement: Agreement, as_of: int | None) -> Prepared | None:
+        if not self.columnar or len(self.paths) != 1 or self.paths[0] == "-":
+            return None
+        if self.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            return None
+        # SLASPEC_COLUMNAR=0 reads row by row always, =1 tries columns whatever the size.
+        choice = os.environ.get("SLASPEC_COLUMNAR", "")
+        if choice == "0":
+            return None
+        path = self.paths[0]
+        target = Path(path)
+        smallest = 0 if choice == "1" else COLUMNAR_MIN_BYTES
+        try:
+            if not target.is_file() or target.stat().st_size < smallest:
+                return None
+        except OSError:
+            return None
+        data = self._bytes(path)
+        if data is None or readers.sniff_format(path, data[:64]) != "csv":
+            self._read = {path: data}  # items() reports it, without reading it twice
+            return None
+        from slaspec import columnar
+
+        # hashlib lets go of the GIL on large inputs: the digest is taken beside the reading.
+        digest = concurrent.futures.ThreadPoolExecutor(1)
+        sha256 = digest.submit(_sha256, data)
+        digest.shutdown(wait=False)
+        counter = readers.ReadCounter()
+        prepared = columnar.prepare_csv(data, path, agreement, self.options, as_of, counter)
+        if prepared is None:
+            self._read = {path: data}
+            self._digests = {path: sha256.result()}
+            return None
+        self.inputs.append(InputFile(path=path, sha256=sha256.result(), kind="log"))
+        self.readable += 1
+        self.counters.append(counter)
+        return prepared
 
     def items(self) -> Iterator[Event | readers.Rejected]:
         seq = 0
+        read, self._read = self._read, {}
         for path in self.paths:
-            data = self._bytes(path)
+            data = read.pop(path) if path in read else self._bytes(path)
             if data is None:
                 continue
-            self.inputs.append(InputFile(path=path, sha256=_sha256(data), kind="log"))
+            digest = self._digests.pop(path, None) or _sha256(data)
+            self.inputs.append(InputFile(path=path, sha256=digest, kind="log"))
             text = readers.decode(data, path, self.encoding)
             if isinstance(text, Diagnostic):
                 self.file_errors.append(text)
@@ -394,6 +455,9 @@ def _gc_paused() -> Iterator[None]:
 
 # Below this many replayed rows a second process costs more than it saves.
 PARALLEL_MIN_ROWS = 500_000
+# From this size a single CSV log is worth reading with pyarrow (its import alone takes about
+# 0.3 s; below some 50,000 rows the row-by-row reader is done sooner).
+COLUMNAR_MIN_BYTES = 8_000_000
 # Leads replayed (and rendered) as one piece of work.
 _CHUNK_LEADS = 2000
 
@@ -769,7 +833,7 @@ def _history(args: argparse.Namespace, checked: Checked) -> VersionedEngine | No
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from slaspec.replay import Engine, prepare
+    from slaspec.replay import Engine
 
     outputs = _outputs(args)
     formats = {output.fmt for output in outputs}
@@ -782,7 +846,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         with _gc_paused():
             engine: LeadReplayer
             if history is None:
-                prepared = prepare(agreement, progress.rows(logs.items()), as_of)
+                prepared = logs.prepare(agreement, as_of, progress)
                 engine = Engine(agreement)
             else:
                 # Rows are read with every stage, alias and field any version declares.

@@ -19,15 +19,18 @@ from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, TypeVar
 
-from slaspec import importer, readers, reporters
+from slaspec import reporters
 from slaspec.cli import EXIT_FINDINGS, EXIT_OK, UsageError, _Logs, _write_output
 from slaspec.diagnostics import Diagnostic, sort_key
 from slaspec.events import Event
-from slaspec.mapping import ExportMapping, load_mapping, preset, preset_names
-from slaspec.report import InputFile
 from slaspec.source import Source
 
 if TYPE_CHECKING:
+    # Imported where they are used: every command line registers `import` and the mapping
+    # options, and only a command that reads exports needs the importer, the log reader, the
+    # mappings (whose pydantic models take a while to build) and the report's input records.
+    from slaspec import importer, readers
+    from slaspec.mapping import ExportMapping
     from slaspec.pipeline import Checked
 
 # cli.py's subcommands are parsers of its own ArgumentParser subclass.
@@ -54,8 +57,18 @@ def add_mapping_options(command: argparse.ArgumentParser) -> None:
         action="append",
         metavar="NAME",
         help="read the inputs as CRM exports with a built-in mapping "
-        f"({', '.join(preset_names())}; repeatable)",
+        f"({', '.join(_preset_names())}; repeatable)",
     )
+
+
+def _preset_names() -> tuple[str, ...]:
+    """`mapping.preset_names()`, listed without importing the mapping models.
+
+    tests/test_startup.py keeps the two equal.
+    """
+    folder = resources.files("slaspec").joinpath("presets")
+    names = (item.name for item in folder.iterdir())
+    return tuple(sorted(name.removesuffix(".toml") for name in names if name.endswith(".toml")))
 
 
 def add_import_command(commands: argparse._SubParsersAction[Parser]) -> None:
@@ -99,6 +112,8 @@ def add_import_command(commands: argparse._SubParsersAction[Parser]) -> None:
 
 def load(args: argparse.Namespace) -> tuple[ExportMapping, ...]:
     """The mappings named by --mapping and --preset; a UsageError naming file:line:col if bad."""
+    from slaspec.mapping import ExportMapping, load_mapping
+
     mappings: list[ExportMapping] = []
     for source in _sources(args):
         found = load_mapping(source)
@@ -118,6 +133,7 @@ def _sources(args: argparse.Namespace) -> list[Source]:
 
 def _mapping_source(path: str | None, name: str | None) -> Source:
     from slaspec.cli import read_source
+    from slaspec.mapping import preset, preset_names
 
     if path is not None:
         source = read_source(path)
@@ -157,6 +173,8 @@ class MappedLogs(_Logs):
     rejected rows; `accounts` says where every export row went.
     """
 
+    columnar = False  # exports are mapped row by row
+
     def __init__(
         self,
         paths: Sequence[str],
@@ -164,6 +182,8 @@ class MappedLogs(_Logs):
         mappings: Sequence[ExportMapping],
         options: importer.ImportOptions,
     ) -> None:
+        from slaspec import importer, readers
+
         super().__init__(paths, readers.ReadOptions(), encoding)
         self.mappings = tuple(mappings)
         self.import_options = options
@@ -171,6 +191,9 @@ class MappedLogs(_Logs):
         self.unknown = importer.UnknownStages()
 
     def items(self) -> Iterator[Event | readers.Rejected]:
+        from slaspec import importer, readers
+        from slaspec.report import InputFile
+
         seq = 0
         for path in self.paths:
             data = self._bytes(path)
@@ -217,6 +240,8 @@ def mapped_logs(args: argparse.Namespace, checked: Checked) -> _Logs | None:
     """
     if not getattr(args, "mapping", None) and not getattr(args, "preset", None):
         return None
+    from slaspec.report import InputFile
+
     mappings = load(args)
     encoding = args.encoding if args.encoding not in (None, "utf-8") else mappings[0].encoding
     policy = args.dst_policy if args.dst_policy != "reject" else None
@@ -232,6 +257,8 @@ def mapped_logs(args: argparse.Namespace, checked: Checked) -> _Logs | None:
 def _options(
     args: argparse.Namespace, checked: Checked | None, policy: readers.DstPolicy | None
 ) -> importer.ImportOptions:
+    from slaspec import importer, readers
+
     zone = args.log_timezone
     problem = readers.check_options(readers.ReadOptions(zone))
     if problem is not None:
@@ -280,6 +307,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         _write_output(_summary(logs, rejections, events, None, checked), None)
         raise UsageError("no export could be read; nothing was written")
     fmt = args.format or ("jsonl" if args.output.lower().endswith((".jsonl", ".ndjson")) else "csv")
+    from slaspec import importer
+
     text = importer.to_jsonl(events) if fmt == "jsonl" else importer.to_csv(events)
     _write_output(text, args.output)
     _write_output(_summary(logs, rejections, events, args.output, checked), None)
@@ -293,6 +322,8 @@ def _summary(
     output: str | None,
     checked: Checked | None,
 ) -> str:
+    from slaspec import importer
+
     parts: list[str] = []
     problems = sorted([*logs.file_errors, *rejections], key=sort_key)
     if problems:
@@ -314,6 +345,8 @@ def _summary(
 
 
 def _preset_list() -> str:
+    from slaspec.mapping import ExportMapping, load_mapping, preset_names
+
     lines: list[str] = []
     for name in preset_names():
         source = _mapping_source(None, name)

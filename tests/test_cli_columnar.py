@@ -1,0 +1,139 @@
+"""`slaspec replay` through the columnar shortcut: the same reports, byte for byte, as row by row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ROOT, TODAY
+from slaspec import cli, columnar
+
+EXAMPLES = [
+    ("agreements/harbour-b2b.sla", "examples/harbour-b2b.events.csv"),
+    ("agreements/saas-waterfall.sla", "examples/saas-waterfall.events.csv"),
+    ("agreements/solo-consultant.sla", "examples/solo-consultant.events.csv"),
+]
+FORMATS = ("text", "json", "csv", "markdown", "junit", "html")
+
+
+@pytest.fixture(autouse=True)
+def _in_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("SLASPEC_JOBS", "1")
+    monkeypatch.setattr(cli, "_today", lambda: TODAY)
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each call of the shortcut gave a result (True) or declined (False)."""
+    calls: list[bool] = []
+    real: Callable[..., Any] = columnar.prepare_csv
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        prepared = real(*args, **kwargs)
+        calls.append(prepared is not None)
+        return prepared
+
+    monkeypatch.setattr(columnar, "prepare_csv", spy)
+    return calls
+
+
+def replay(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    columns: str,
+    *argv: str,
+    jobs: str = "1",
+) -> tuple[int, str, str]:
+    monkeypatch.setenv("SLASPEC_COLUMNAR", columns)
+    monkeypatch.setenv("SLASPEC_JOBS", jobs)
+    code = cli.main(["replay", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(("agreement", "log"), EXAMPLES)
+def test_every_report_is_the_same_read_by_columns(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    taken: list[bool],
+    agreement: str,
+    log: str,
+    fmt: str,
+) -> None:
+    rows = replay(capsys, monkeypatch, "0", agreement, log, "--format", fmt)
+    assert taken == []
+    columns = replay(capsys, monkeypatch, "1", agreement, log, "--format", fmt)
+    assert taken == [True]
+    assert columns == rows
+    assert rows[0] == 0
+
+
+@pytest.mark.parametrize("as_of", ["2026-03-01T00:00:00+11:00", "2026-06-30T17:00:00+10:00"])
+def test_as_of_and_two_processes_read_by_columns(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    taken: list[bool],
+    as_of: str,
+) -> None:
+    monkeypatch.setattr(cli, "_CHUNK_LEADS", 50)  # chunks smaller than the shortcut's blocks
+    agreement, log = EXAMPLES[0]
+    argv = (agreement, log, "--format", "json", "--as-of", as_of)
+    rows = replay(capsys, monkeypatch, "0", *argv)
+    for jobs in ("1", "2"):
+        assert replay(capsys, monkeypatch, "1", *argv, jobs=jobs) == rows
+    assert taken == [True, True]
+    report = json.loads(rows[1])
+    assert report["accounting"]["after_as_of"] > 0
+
+
+def test_a_log_the_shortcut_declines_is_read_row_by_row(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    taken: list[bool],
+    tmp_path: Path,
+) -> None:
+    """A quoted cell and a junk row: declined, then read from the same bytes, hashed once."""
+    agreement, log = EXAMPLES[2]
+    lines = (ROOT / log).read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace(",", ',"', 1).replace(",", '",', 2).replace('",', ",", 1)
+    lines.insert(5, "nobody,yesterday,stage,mql,,,,\n")
+    path = tmp_path / "log.csv"
+    path.write_text("".join(lines), encoding="utf-8")
+    rows = replay(capsys, monkeypatch, "0", agreement, str(path), "--format", "json")
+    columns = replay(capsys, monkeypatch, "1", agreement, str(path), "--format", "json")
+    assert taken == [False]
+    assert columns == rows
+    report = json.loads(rows[1])
+    assert report["accounting"]["rejected"] == 1
+    digests = [item["sha256"] for item in report["inputs"] if item["kind"] == "log"]
+    import hashlib
+
+    assert digests == [hashlib.sha256(path.read_bytes()).hexdigest()]
+
+
+@pytest.mark.parametrize(
+    "logs",
+    [
+        ["examples/solo-consultant.events.csv", "examples/solo-consultant.events.csv"],
+        ["missing.csv"],
+        ["examples"],
+    ],
+    ids=["two-logs", "missing", "directory"],
+)
+def test_several_logs_and_unreadable_paths_never_take_the_shortcut(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    taken: list[bool],
+    logs: list[str],
+) -> None:
+    agreement = EXAMPLES[2][0]
+    rows = replay(capsys, monkeypatch, "0", agreement, *logs)
+    assert replay(capsys, monkeypatch, "1", agreement, *logs) == rows
+    assert taken == []
