@@ -1,7 +1,8 @@
-"""`slaspec replay` through the columnar shortcut: the same reports, byte for byte, as row by row."""
+"""`slaspec replay` through the columnar shortcut: the same reports, byte for byte."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -113,8 +114,6 @@ def test_a_log_the_shortcut_declines_is_read_row_by_row(
     report = json.loads(rows[1])
     assert report["accounting"]["rejected"] == 1
     digests = [item["sha256"] for item in report["inputs"] if item["kind"] == "log"]
-    import hashlib
-
     assert digests == [hashlib.sha256(path.read_bytes()).hexdigest()]
 
 
