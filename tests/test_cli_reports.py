@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, TODAY
-from slaspec import cli
+from slaspec import cli, readers
 
 HARBOUR = "agreements/harbour-b2b.sla"
 HARBOUR_LOG = "examples/harbour-b2b.events.csv"
@@ -125,7 +125,7 @@ def test_the_analysis_is_the_same_in_chunks_as_in_one_pass(
     report = Report.model_validate_json(path.read_text(encoding="utf-8"))
     checked = cli._load_agreement(HARBOUR)
     assert checked.agreement is not None
-    logs = cli._Logs([HARBOUR_LOG], cli.readers.ReadOptions(None, "reject"), "utf-8")
+    logs = cli._Logs([HARBOUR_LOG], readers.ReadOptions(None, "reject"), "utf-8")
     result = replay(checked.agreement, logs.items())
     expected = analyse(checked.agreement, result, ("source",), "amount")
     assert report.analysis == analysis_out(expected)

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 
 import pytest
 
@@ -31,7 +32,11 @@ ON_DEMAND = {
     "slaspec.mapping": "import, and replays of CRM exports",
     "slaspec.generate": "generate",
     "slaspec.diff": "diff",
+    "pyarrow": "replays of a single CSV log of 8 MB or more (slaspec.columnar)",
+    "slaspec.columnar": "replays of a single CSV log of 8 MB or more",
 }
+# What only replays, explain and schema need: a lint or fmt in a pre-commit hook skips them.
+REPORTING = ("pydantic", "slaspec.report", "slaspec.render", "slaspec.analysis", "slaspec.readers")
 
 _PROBE = """
 import contextlib, io, json, sys
@@ -42,9 +47,9 @@ print(json.dumps({"exit": code, "loaded": sorted(set(sys.modules) & set(json.loa
 """
 
 
-def _loaded(*argv: str) -> set[str]:
-    """The on-demand modules a fresh interpreter has loaded after running the command."""
-    code = _PROBE.replace("WATCHED", repr(json.dumps(sorted(ON_DEMAND))))
+def _loaded(*argv: str, watched: Iterable[str] = ON_DEMAND) -> set[str]:
+    """The watched modules a fresh interpreter has loaded after running the command."""
+    code = _PROBE.replace("WATCHED", repr(json.dumps(sorted(watched))))
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     done = subprocess.run(
         [sys.executable, "-c", code, *argv],
@@ -82,9 +87,16 @@ def test_lint_and_replay_load_nothing_they_do_not_use(argv: list[str]) -> None:
     assert _loaded(*argv) == set()
 
 
+@pytest.mark.parametrize("argv", [["lint", "agreements/"], ["fmt", "--check", "agreements/"]])
+def test_lint_and_fmt_load_no_report_machinery(argv: list[str]) -> None:
+    assert _loaded(*argv, watched=REPORTING) == set()
+
+
 def test_the_probe_sees_what_a_command_loads() -> None:
     # Drawing the lifecycle is what networkx is for; without this the test above proves nothing.
     assert "networkx" in _loaded("graph", "agreements/harbour-b2b.sla")
+    replayed = ["replay", "agreements/solo-consultant.sla", "examples/solo-consultant.events.csv"]
+    assert _loaded(*replayed, watched=REPORTING) == set(REPORTING)
 
 
 def test_constants_spelled_out_for_start_up_match_their_modules() -> None:
@@ -94,3 +106,11 @@ def test_constants_spelled_out_for_start_up_match_their_modules() -> None:
     }
     assert cli_render.FORMATS == ("markdown", "html")
     assert cli_import._preset_names() == mapping.preset_names()
+
+
+def test_the_probe_sees_pyarrow_when_columns_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLASPEC_COLUMNAR", "1")  # the shortcut whatever the log's size
+    replayed = ["replay", "agreements/solo-consultant.sla", "examples/solo-consultant.events.csv"]
+    assert _loaded(*replayed) == {"pyarrow", "slaspec.columnar"}

@@ -21,22 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from slaspec import __version__, cli_parallel, formatter, readers, reporters
+from slaspec import __version__, reporters
 from slaspec import calendar as business_calendar
-from slaspec import render as report_render
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
 from slaspec.events import Event
 from slaspec.parser import parse
 from slaspec.pipeline import Checked, check_agreement
-from slaspec.report import InputFile, Report, Tally, summary_report
 from slaspec.source import Source
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+    # Imported where they are used: `lint`, `fmt` and `graph` need no log reader and no report
+    # (the report's pydantic models alone take a tenth of a second to build).
+    from slaspec import readers
     from slaspec.analysis import Analyser, Analysis, Tallies
     from slaspec.compiler import Agreement
     from slaspec.replay import Prepared
+    from slaspec.report import InputFile, Report, Tally
     from slaspec.results import Violation
     from slaspec.versions import LeadReplayer, VersionedEngine
 
@@ -204,6 +206,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
+    from slaspec import formatter
+
     status = EXIT_OK
     for path in expand_paths(args.paths):
         source = read_source(path)
@@ -308,6 +312,9 @@ class _Logs:
         return prepare(agreement, progress.rows(self.items()), as_of)
 
     def _columnar(self, agreement: Agreement, as_of: int | None) -> Prepared | None:
+        from slaspec import readers
+        from slaspec.report import InputFile
+
         if not self.columnar or len(self.paths) != 1 or self.paths[0] == "-":
             return None
         if self.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
@@ -346,6 +353,9 @@ class _Logs:
         return prepared
 
     def items(self) -> Iterator[Event | readers.Rejected]:
+        from slaspec import cli_parallel, readers
+        from slaspec.report import InputFile
+
         seq = 0
         read, self._read = self._read, {}
         for path in self.paths:
@@ -402,6 +412,8 @@ class _Logs:
 def _replay_inputs(
     args: argparse.Namespace,
 ) -> tuple[Checked, _Logs, readers.ReadOptions, int | None]:
+    from slaspec import readers
+
     options = readers.ReadOptions(args.log_timezone, args.dst_policy)
     problem = readers.check_options(options)
     if problem is not None:
@@ -417,6 +429,8 @@ def _replay_inputs(
 
 
 def _agreement_inputs(checked: Checked) -> list[InputFile]:
+    from slaspec.report import InputFile
+
     return [
         InputFile(
             path=parsed.source.name,
@@ -490,6 +504,9 @@ def _replay_chunk(
     engine: LeadReplayer, prepared: Prepared, leads: Sequence[str], needs: _Needs
 ) -> _Rendered:
     """Replay some prepared leads (in order) and render only what the outputs need."""
+    from slaspec import render as report_render
+    from slaspec.report import Tally
+
     rows, as_of = prepared.leads, prepared.as_of
     results = [engine.replay_lead(lead, rows[lead], as_of) for lead in leads]
     rendered = _Rendered(Tally())
@@ -681,6 +698,8 @@ def _replay_child(work: Callable[[], dict[int, _Rendered]], sender: Connection) 
 
 def _joined(parts: dict[int, _Rendered]) -> _Rendered:
     """The rendered chunks as one, texts and tallies in chunk order."""
+    from slaspec.report import Tally
+
     joined = _Rendered(Tally())
     for index in sorted(parts):
         part = parts[index]
@@ -834,6 +853,7 @@ def _history(args: argparse.Namespace, checked: Checked) -> VersionedEngine | No
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from slaspec.replay import Engine
+    from slaspec.report import summary_report
 
     outputs = _outputs(args)
     formats = {output.fmt for output in outputs}
@@ -933,6 +953,8 @@ def _write_report(
     analysis: Analysis | None,
 ) -> None:
     """Write one report of a replay in its format."""
+    from slaspec import render as report_render
+
     fmt, path = output.fmt, output.path
     if fmt == "json":
         _write_chunks(report_render.json_chunks(report, rendered.cycles, rendered.violations), path)
@@ -960,6 +982,7 @@ def _write_report(
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from slaspec import render as report_render
     from slaspec.replay import Engine, TraceEntry, prepare
 
     checked, logs, _, as_of = _replay_inputs(args)
@@ -987,6 +1010,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
+
+    from slaspec.report import Report
 
     schema = Report.model_json_schema()
     _write_output(json.dumps(schema, indent=2, sort_keys=True) + "\n", args.output)
