@@ -136,3 +136,16 @@ def test_several_logs_and_unreadable_paths_never_take_the_shortcut(
     rows = replay(capsys, monkeypatch, "0", agreement, *logs)
     assert replay(capsys, monkeypatch, "1", agreement, *logs) == rows
     assert taken == []
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
+def test_a_log_in_another_encoding_never_takes_the_shortcut(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    taken: list[bool],
+    encoding: str,
+) -> None:
+    agreement, log = EXAMPLES[2]
+    argv = (agreement, log, "--encoding", encoding, "--format", "json")
+    assert replay(capsys, monkeypatch, "1", *argv) == replay(capsys, monkeypatch, "0", *argv)
+    assert taken == []

@@ -7,6 +7,7 @@ This is the only module that opens files, prints, reads the environment or exits
 from __future__ import annotations
 
 import argparse
+import codecs
 import concurrent.futures
 import contextlib
 import datetime as dt
@@ -290,8 +291,8 @@ class _Logs:
         self.file_errors: list[Diagnostic] = []
         self.counters: list[readers.ReadCounter] = []
         self.readable = 0
-        self._read: dict[str, bytes | None] = {}  # files already read by `prepare`
-        self._digests: dict[str, str] = {}  # and their sha256, when already taken
+        # Files `prepare` already read (None: could not be read) and their sha256 if taken.
+        self._read: dict[str, tuple[bytes | None, str | None]] = {}
 
     # Whether a single large plain CSV may be read and prepared column by column.
     columnar = True
@@ -317,8 +318,11 @@ class _Logs:
 
         if not self.columnar or len(self.paths) != 1 or self.paths[0] == "-":
             return None
-        if self.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            return None
+        try:
+            if codecs.lookup(self.encoding).name != "utf-8":
+                return None
+        except LookupError:
+            return None  # items() reports the unknown encoding
         # SLASPEC_COLUMNAR=0 reads row by row always, =1 tries columns whatever the size.
         choice = os.environ.get("SLASPEC_COLUMNAR", "")
         if choice == "0":
@@ -333,7 +337,7 @@ class _Logs:
             return None
         data = self._bytes(path)
         if data is None or readers.sniff_format(path, data[:64]) != "csv":
-            self._read = {path: data}  # items() reports it, without reading it twice
+            self._read = {path: (data, None)}  # items() reports it, without reading it twice
             return None
         from slaspec import columnar
 
@@ -344,8 +348,7 @@ class _Logs:
         counter = readers.ReadCounter()
         prepared = columnar.prepare_csv(data, path, agreement, self.options, as_of, counter)
         if prepared is None:
-            self._read = {path: data}
-            self._digests = {path: sha256.result()}
+            self._read = {path: (data, sha256.result())}
             return None
         self.inputs.append(InputFile(path=path, sha256=sha256.result(), kind="log"))
         self.readable += 1
@@ -359,10 +362,10 @@ class _Logs:
         seq = 0
         read, self._read = self._read, {}
         for path in self.paths:
-            data = read.pop(path) if path in read else self._bytes(path)
+            data, digest = read.pop(path) if path in read else (self._bytes(path), None)
             if data is None:
                 continue
-            digest = self._digests.pop(path, None) or _sha256(data)
+            digest = digest or _sha256(data)
             self.inputs.append(InputFile(path=path, sha256=digest, kind="log"))
             text = readers.decode(data, path, self.encoding)
             if isinstance(text, Diagnostic):

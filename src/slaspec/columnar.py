@@ -353,13 +353,11 @@ def _values(array: Any, is_update: Any, is_stage: Any, agreement: Agreement) -> 
     if not pc.all(pc.equal(pc.equal(pc.binary_length(array), 0), is_update)).as_py():
         raise _Declined  # `value` is required by every type but update, and refused on it
     coded = _Coded.of(array, len(array))
-    # Agreement.stage_for as one lookup: a stage's own name wins over an alias (replay.prepare).
-    stage_of = {**agreement.aliases, **{name: name for name in agreement.stages}}
     words = list(coded.words)
     resolved = list(range(len(words)))
     positions: dict[str, int] = {}
     for code in pc.unique(pc.filter(coded.codes, is_stage)).to_pylist():
-        stage = stage_of.get(words[code] or "")
+        stage = agreement.stage_for(words[code] or "")  # once per distinct stage value
         if stage is None:
             raise _Declined
         if stage not in positions:
