@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tomllib
 import zipfile
@@ -112,6 +116,35 @@ def test_wheel_contents(dist: Dist) -> None:
     assert {"lark", "networkx", "pydantic", "jinja2", "holidays"} <= requires
 
 
+def _compiled_modules() -> tuple[str, ...]:
+    """hatch_build.COMPILED, read without importing hatchling (only the build has it)."""
+    tree = ast.parse((ROOT / "hatch_build.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "COMPILED":
+            names: tuple[str, ...] = ast.literal_eval(node.value)
+            return names
+    raise AssertionError("hatch_build.py names no COMPILED modules")
+
+
+# A machine with a C compiler builds the compiled wheel; CI must (its image has gcc).
+COMPILER = bool(os.environ.get("CI")) or shutil.which("cc") is not None
+
+
+@pytest.mark.skipif(not COMPILER, reason="no C compiler here: the wheel is interpreted")
+def test_wheel_carries_the_compiled_modules_and_their_sources(dist: Dist) -> None:
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    tag = f"cp{sys.version_info.major}{sys.version_info.minor}"
+    assert f"-{tag}-{tag}-" in dist.wheel.name  # a wheel for this interpreter, not py3-none-any
+    with zipfile.ZipFile(dist.wheel) as wheel:
+        names = set(wheel.namelist())
+        stamp = json.loads(wheel.read("slaspec/_compiled.json"))
+        sources = {name: wheel.read(f"slaspec/{name}.py") for name in _compiled_modules()}
+    for name in _compiled_modules():
+        assert f"slaspec/{name}{suffix}" in names
+        assert stamp["modules"][name] == hashlib.sha256(sources[name]).hexdigest()
+    assert f"slaspec__mypyc{suffix}" in names
+
+
 def test_sdist_contents(dist: Dist) -> None:
     prefix = f"slaspec-{__version__}/"
     with tarfile.open(dist.sdist) as sdist:
@@ -120,7 +153,13 @@ def test_sdist_contents(dist: Dist) -> None:
         assert member is not None
         assert member.read() == GRAMMAR.read_bytes()
     assert [name for name in names if name.endswith(".lark")] == [f"{prefix}grammar/slaspec.lark"]
-    for required in ("pyproject.toml", "README.md", "src/slaspec/parser.py", "src/slaspec/cli.py"):
+    for required in (
+        "pyproject.toml",
+        "hatch_build.py",
+        "README.md",
+        "src/slaspec/parser.py",
+        "src/slaspec/cli.py",
+    ):
         assert prefix + required in names
 
 
@@ -145,6 +184,17 @@ def test_installed_wheel_runs_outside_the_checkout(venv: Path, tmp_path: Path, d
     assert Path(module_file).is_relative_to(venv)
     assert grammar_found == "True"
 
+    if COMPILER:
+        compiled = _run(
+            [
+                venv / "bin" / "python",
+                "-c",
+                "import slaspec.cli, slaspec.replay, slaspec.columnar, slaspec.native as n; "
+                "print(*n.compiled())",
+            ],
+            work,
+        )
+        assert (compiled.returncode, compiled.stdout.split()) == (0, list(_compiled_modules()))
     linted = _run([venv / "bin" / "slaspec", "lint", "agreements/harbour-b2b.sla"], work)
     assert (linted.returncode, linted.stdout, linted.stderr) == (0, "All checks passed.\n", "")
     version = _run([venv / "bin" / "python", "-m", "slaspec", "--version"], work)
@@ -259,7 +309,12 @@ _FORBIDDEN_FROM_IMPORTS = {
     ("sys", "argv"),
 }
 # The parser reads its own grammar, shipped inside the package; no other module reads files.
-_FILE_READERS = {("parser.py", "grammar_text")}
+_FILE_READERS = {
+    ("parser.py", "grammar_text"),
+    # The build's record of the sources it compiled, and those sources (slaspec.native).
+    ("native.py", "recorded"),
+    ("native.py", "stale"),
+}
 
 
 class _Effects(ast.NodeVisitor):

@@ -6,3 +6,7 @@ try:
     __version__ = version("slaspec")
 except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
     __version__ = "0.0.0+unknown"
+
+from slaspec import native
+
+native.guard()

@@ -32,9 +32,10 @@ import re
 import zoneinfo
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache, lru_cache
+from typing import Any
 
 import holidays
 from holidays.registry import EntityLoader
@@ -69,6 +70,13 @@ _SHOWN_CHOICES = 12
 Window = tuple[int, int]
 
 
+def _by_fields(record: Any) -> tuple[Any, ...]:
+    """How this module's frozen records pickle: rebuilt by their constructor from their fields.
+    (Compiled by mypyc, a class is otherwise unpickled attribute by attribute, which a frozen
+    dataclass refuses.)"""
+    return (type(record), tuple(getattr(record, f.name) for f in fields(record)))
+
+
 @dataclass(frozen=True, slots=True)
 class HolidaySet:
     """A named public-holiday set from the `holidays` package, plus opted-in categories."""
@@ -76,6 +84,9 @@ class HolidaySet:
     country: str
     subdivision: str | None
     categories: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,9 @@ class Closure:
     last: dt.date
     window: Window | None
     reason: str = ""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_fields(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +112,9 @@ class CalendarSpec:
     holiday_sets: tuple[HolidaySet, ...] = ()
     closures: tuple[Closure, ...] = ()
     working_day: int | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_fields(self)
 
 
 ALWAYS = CalendarSpec("always", "UTC", tuple(((0, MINUTES_PER_DAY),) for _ in range(7)))
@@ -468,6 +485,11 @@ class BusinessCalendar:
         self._before: list[int] = []
         self._lo = self._hi = self._end = 0
         self._rebuild()
+
+    def __reduce__(self) -> tuple[type[BusinessCalendar], tuple[CalendarSpec]]:
+        # Pickled as its spec: the tables are rebuilt, for the years asked, where it is unpickled.
+        # (A class compiled by mypyc is not pickled attribute by attribute.)
+        return (BusinessCalendar, (self.spec,))
 
     @property
     def name(self) -> str:

@@ -49,7 +49,7 @@ import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
 from slaspec import readers, replay
 from slaspec.compiler import Agreement
-from slaspec.events import EVENT_TYPES, EventKind, Origin
+from slaspec.events import EVENT_TYPES, EventKind, Origin, Row, Value
 from slaspec.results import Accounting, builder
 
 # Leads whose rows are built together: the command replays its leads in chunks of 2000, in
@@ -98,10 +98,11 @@ def _pool() -> Any:
 
 _POOL = _pool()
 _new_origin = builder(Origin)
-_Row = replay.Row
+_Row = Row
 _Words = list[str | None]
-_Pair = tuple[str, replay.Value]
-_Attributes = tuple[tuple[str, replay.Value | None], ...]
+# A (field, typed value) pair, typed Any to stay one shared object when compiled (replay._Cells).
+_Pair = Any
+_Attributes = tuple[tuple[str, Value | None], ...]
 
 
 class _Declined(Exception):

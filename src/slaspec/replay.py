@@ -29,7 +29,7 @@ from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar, NoOpenTime
 from slaspec.compiler import Agreement, Cadence, Clock, Length, Stage
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
-from slaspec.events import Event, EventKind, Origin
+from slaspec.events import Event, EventKind, Origin, Row, Value
 from slaspec.readers import Rejected
 from slaspec.results import (
     Accounting,
@@ -68,26 +68,8 @@ _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 UTC = dt.UTC
 
-Value = str | Decimal | bool | dt.date | dt.datetime
-
 
 # ---------------------------------------------------------------- preparation
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One event after preparation: stage resolved, attribute values typed."""
-
-    lead: str
-    time: int
-    kind: EventKind
-    seq: int
-    value: str | None
-    actor: str | None
-    team: str | None
-    attributes: tuple[tuple[str, Value | None], ...]
-    origin: Origin
-    cells: bool = False  # the attribute cells of a stage/activity/assign row, split off
 
 
 # `prepare` builds one or two rows per input row: the fast constructor, not Row's __init__.
@@ -167,7 +149,10 @@ class _Cells:
         self.fields = agreement.fields
         self.timezone = agreement.timezone
         # field -> raw text -> (field, typed value); a log repeats its few scores and sources.
-        self.pairs: dict[str, dict[str, tuple[str, Value]]] = {
+        # Typed Any, not as the tuple it is: compiled by mypyc (docs/decisions.md) a tuple type
+        # is unboxed and boxed again on use, a new tuple each time, where every row should share
+        # one pair; Any keeps the object itself.
+        self.pairs: dict[str, dict[str, Any]] = {
             name: {} for name, field_type in self.fields.items() if field_type.kind != "string"
         }
 
@@ -176,21 +161,24 @@ class _Cells:
     ) -> tuple[tuple[str, Value | None], ...]:
         """The cells with typed values; _CellError at the first that does not fit."""
         pairs = self.pairs
-        out: list[tuple[str, Value | None]] = []
+        # The reader's own pairs and the typed ones, shared by the rows (Any: see `pairs`).
+        out: list[Any] = []
+        cell: Any
         for cell in cells:
             name, raw = cell
             known = pairs.get(name)
             if known is None or raw is None:
                 out.append(cell)
                 continue
-            pair = known.get(raw)
+            pair: Any = known.get(raw)
             if pair is None:
                 field_type = self.fields[name]
                 try:
                     value = coerce(field_type.kind, raw, field_type, self.timezone)
                 except ValueError as error:
                     raise _CellError(name, field_type, error) from None
-                pair = known[raw] = (name, value)
+                pair = (name, value)  # one object, stored and used (Any: see `pairs`)
+                known[raw] = pair
             out.append(pair)
         return tuple(out)
 
