@@ -484,10 +484,17 @@ def test_blocks_are_built_when_looked_up(monkeypatch: pytest.MonkeyPatch) -> Non
     assert fresh is not None and len(fresh.leads) == 20
     blocks = fresh.leads._blocks  # type: ignore[attr-defined]
     assert blocks == {}
-    seventh = list(fresh.leads)[7]
+    ids = list(fresh.leads)
+    seventh = ids[7]
     assert fresh.leads[seventh] == got.leads[seventh]
     assert list(blocks) == [2]
     assert fresh.leads[seventh] is fresh.leads[seventh]
+    # The block's last lead looked up lets the block go; looking up again builds equal rows.
+    last = fresh.leads[ids[8]]
+    assert blocks == {}
+    assert last == got.leads[ids[8]] == fresh.leads[ids[8]]
+    assert fresh.leads[ids[19]] == got.leads[ids[19]] and blocks == {}  # the short last block
+    assert dict(fresh.leads) == dict(got.leads) and blocks == {}
 
 
 # ---------------------------------------------------------------- random plain logs

@@ -189,7 +189,8 @@ def test_installed_wheel_runs_outside_the_checkout(venv: Path, tmp_path: Path, d
             [
                 venv / "bin" / "python",
                 "-c",
-                "import slaspec.cli, slaspec.replay, slaspec.columnar, slaspec.native as n; "
+                "import slaspec.cli, slaspec.analysis, slaspec.replay, slaspec.columnar; "
+                "import slaspec.native as n; "
                 "print(*n.compiled())",
             ],
             work,

@@ -34,7 +34,7 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from operator import attrgetter, itemgetter
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
@@ -619,10 +619,30 @@ def _add_counts(mine: dict[_Key, int], theirs: dict[_Key, int]) -> None:
         mine[key] = mine.get(key, 0) + count
 
 
+def _by_slots(record: Any, blank: tuple[Any, ...], names: tuple[str, ...]) -> tuple[Any, ...]:
+    """How a tally pickles (a forked process sends its tallies): made blank by its constructor,
+    then given its state. Compiled by mypyc (docs/decisions.md), a class cannot be made without
+    its constructor, which the default pickling needs."""
+    return (
+        _restored,
+        (type(record), blank, {name: getattr(record, name) for name in names}),
+    )
+
+
+def _restored(cls: Callable[..., Any], blank: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    record = cls(*blank)
+    for name, value in state.items():
+        setattr(record, name, value)
+    return record
+
+
+_GROUP_FIELDS = ("leads", "revenue", "steps", "to_won", "unpriced", "visits", "won")
+
+
 class _GroupTally:
     """The closed loop of a set of leads: entries, conversions, wins and revenue."""
 
-    __slots__ = ("leads", "revenue", "steps", "to_won", "unpriced", "visits", "won")
+    __slots__ = _GROUP_FIELDS
 
     def __init__(self, steps: int) -> None:
         self.steps = steps  # along the main path
@@ -648,6 +668,9 @@ class _GroupTally:
             if amount is not None:
                 self.revenue += amount
             self.unpriced += unpriced
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_slots(self, (self.steps,), _GROUP_FIELDS)
 
     def merge(self, other: _GroupTally) -> None:
         self.leads += other.leads
@@ -687,24 +710,30 @@ class _Visits:
     # stays there
     cohorts: tuple[tuple[int, tuple[int, ...]], ...]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Visits, (self.positions, self.converted, self.handovers, self.cohorts))
+
+
+_TALLIES_FIELDS = (
+    "accepted",
+    "cycles",
+    "dwell",
+    "first_event",
+    "flows",
+    "funnel",
+    "groups",
+    "heat",
+    "missed",
+    "open",
+    "stalls",
+    "targets",
+)
+
 
 class Tallies:
     """What an Analyser has counted so far: plain data, picklable, merged by adding."""
 
-    __slots__ = (
-        "accepted",
-        "cycles",
-        "dwell",
-        "first_event",
-        "flows",
-        "funnel",
-        "groups",
-        "heat",
-        "missed",
-        "open",
-        "stalls",
-        "targets",
-    )
+    __slots__ = _TALLIES_FIELDS
 
     def __init__(
         self, stages: Iterable[str], rules: Iterable[str], targets: Iterable[str], steps: int
@@ -726,6 +755,9 @@ class Tallies:
         # criteria_unmet, by source stage.
         self.missed: dict[str, int] = {}
         self.accepted: dict[tuple[str, str], int] = {}  # handover -> leads moved along it
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _by_slots(self, ((), (), (), 0), _TALLIES_FIELDS)
 
     def merge(self, other: Tallies) -> None:
         """Add the tallies of a disjoint set of leads."""

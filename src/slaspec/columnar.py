@@ -503,10 +503,16 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
         self._memo: dict[str, _Attributes] = {}
 
     def __getitem__(self, lead: str) -> tuple[_Row, ...]:
-        number = self._index[lead] // BLOCK_LEADS
+        position = self._index[lead]
+        number = position // BLOCK_LEADS
         block = self._blocks.get(number)
         if block is None:
             block = self._blocks[number] = self._build(number)
+        if position == min(len(self._ids), (number + 1) * BLOCK_LEADS) - 1:
+            # Leads are replayed in order: once the block's last lead is looked up, the block is
+            # let go, so that its rows are freed as the replay goes (in whichever process
+            # replays it) instead of all at the end. A later look-up builds equal rows again.
+            del self._blocks[number]
         return block[lead]
 
     def __iter__(self) -> Iterator[str]:
