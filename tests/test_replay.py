@@ -13,8 +13,8 @@ from decimal import Decimal
 from conftest import DATA, check_text
 from slaspec import readers
 from slaspec.compiler import Agreement
-from slaspec.events import Event, EventKind, Origin, Row
-from slaspec.replay import Engine, prepare, replay_prepared
+from slaspec.events import Event, EventKind, Origin
+from slaspec.replay import Engine, Row, prepare, replay_prepared
 
 BASE = (DATA / "replay" / "base.sla").read_text(encoding="utf-8")
 AGREEMENT = check_text(BASE, "base.sla").agreement

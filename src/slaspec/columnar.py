@@ -49,7 +49,7 @@ import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
 from slaspec import readers, replay
 from slaspec.compiler import Agreement
-from slaspec.events import EVENT_TYPES, EventKind, Origin, Row, Value
+from slaspec.events import EVENT_TYPES, EventKind, Origin, Value
 from slaspec.results import Accounting, builder
 
 # Leads whose rows are built together: the command replays its leads in chunks of 2000, in
@@ -98,7 +98,7 @@ def _pool() -> Any:
 
 _POOL = _pool()
 _new_origin = builder(Origin)
-_Row = Row
+_Row = replay.Row
 _Words = list[str | None]
 # A (field, typed value) pair, typed Any to stay one shared object when compiled (replay._Cells).
 _Pair = Any
@@ -546,7 +546,7 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
         combination = self._combination
         built = list(
             map(
-                replay._new_row,
+                _Row,
                 leads,
                 part(columns.time),
                 map(_KINDS.__getitem__, part(columns.kind)),

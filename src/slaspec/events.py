@@ -70,22 +70,3 @@ def sort_key(event: Event) -> tuple[int, int, int]:
 
 # A typed attribute value (replay.coerce); a text cell stays a str.
 Value = str | Decimal | bool | dt.date | dt.datetime
-
-
-# Row lives here, beside Event, rather than in replay.py where it is built: replay.py may be
-# compiled by mypyc (docs/decisions.md), which would make Row a native class that
-# `results.builder` cannot fill, and a million rows are built per million events.
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One event after preparation: stage resolved, attribute values typed."""
-
-    lead: str
-    time: int
-    kind: EventKind
-    seq: int
-    value: str | None
-    actor: str | None
-    team: str | None
-    attributes: tuple[tuple[str, Value | None], ...]
-    origin: Origin
-    cells: bool = False  # the attribute cells of a stage/activity/assign row, split off

@@ -29,7 +29,7 @@ from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar, NoOpenTime
 from slaspec.compiler import Agreement, Cadence, Clock, Length, Stage
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
-from slaspec.events import Event, EventKind, Origin, Row, Value
+from slaspec.events import Event, EventKind, Origin, Value
 from slaspec.readers import Rejected
 from slaspec.results import (
     Accounting,
@@ -41,7 +41,6 @@ from slaspec.results import (
     Stay,
     Violation,
     ViolationKind,
-    builder,
     human_duration,
     new_cycle,
     new_lead_result,
@@ -72,8 +71,72 @@ UTC = dt.UTC
 # ---------------------------------------------------------------- preparation
 
 
-# `prepare` builds one or two rows per input row: the fast constructor, not Row's __init__.
-_new_row = builder(Row)
+@dataclass(slots=True, init=False)
+class Row:
+    """One event after preparation: stage resolved, attribute values typed. Read-only.
+
+    Not a frozen dataclass, for speed alone: this module is compiled by mypyc (docs/decisions.md)
+    and builds a row per event, and a frozen dataclass is built through a Python-level `__init__`
+    (each field set by `object.__setattr__`), where this hand-written one compiles to a few
+    stores. Compares and hashes by value, as a frozen dataclass does; nothing assigns to a row.
+    """
+
+    lead: str
+    time: int
+    kind: EventKind
+    seq: int
+    value: str | None
+    actor: str | None
+    team: str | None
+    attributes: tuple[tuple[str, Value | None], ...]
+    origin: Origin
+    cells: bool  # the attribute cells of a stage/activity/assign row, split off
+
+    def __init__(
+        self,
+        lead: str,
+        time: int,
+        kind: EventKind,
+        seq: int,
+        value: str | None,
+        actor: str | None,
+        team: str | None,
+        attributes: tuple[tuple[str, Value | None], ...],
+        origin: Origin,
+        cells: bool = False,
+    ) -> None:
+        self.lead = lead
+        self.time = time
+        self.kind = kind
+        self.seq = seq
+        self.value = value
+        self.actor = actor
+        self.team = team
+        self.attributes = attributes
+        self.origin = origin
+        self.cells = cells
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[type[Row], tuple[Any, ...]]:
+        return (Row, self._fields())  # compiled, a row is rebuilt by its constructor
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.lead,
+            self.time,
+            self.kind,
+            self.seq,
+            self.value,
+            self.actor,
+            self.team,
+            self.attributes,
+            self.origin,
+            self.cells,
+        )
+
+
 # Replay order (semantics.md 4): timestamp, kind rank, input order; a stable sort keeps rows
 # that tie on all three in the order `prepare` saw them.
 _REPLAY_ORDER = operator.attrgetter("time", "kind", "seq")
@@ -196,7 +259,7 @@ def prepare(
     # Agreement.stage_for as one lookup: a stage's own name wins over an alias.
     stage_of = {**agreement.aliases, **{name: name for name in agreement.stages}}
     cells = _Cells(agreement)
-    new_row = _new_row
+    new_row = Row
     stage_kind, update_kind = EventKind.STAGE, EventKind.UPDATE
     for item in items:
         read += 1

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
 from slaspec.compiler import Agreement, Cadence, Clause, Clock, Stage
-from slaspec.events import Event, EventKind, Origin, Row
+from slaspec.events import Event, EventKind, Origin
 from slaspec.readers import Rejected
-from slaspec.replay import Engine, Prepared, prepare
+from slaspec.replay import Engine, Prepared, Row, prepare
 from slaspec.results import (
     Cycle,
     LeadResult,
