@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,25 @@ def _in_repository(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Whether each call of the shortcut gave a result (True) or declined (False)."""
+    """Whether each use of the shortcut gave a result (True) or declined (False): declined
+    when parsing (read ahead, beside the agreement's checks) or when preparing."""
     calls: list[bool] = []
     real: Callable[..., Any] = columnar.prepare_csv
+    real_parse: Callable[..., Any] = columnar.parse_csv
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         prepared = real(*args, **kwargs)
         calls.append(prepared is not None)
         return prepared
 
+    def parse_spy(*args: Any, **kwargs: Any) -> Any:
+        parsed = real_parse(*args, **kwargs)
+        if parsed is None:
+            calls.append(False)
+        return parsed
+
     monkeypatch.setattr(columnar, "prepare_csv", spy)
+    monkeypatch.setattr(columnar, "parse_csv", parse_spy)
     return calls
 
 
@@ -149,3 +159,47 @@ def test_a_log_in_another_encoding_never_takes_the_shortcut(
     argv = (agreement, log, "--encoding", encoding, "--format", "json")
     assert replay(capsys, monkeypatch, "1", *argv) == replay(capsys, monkeypatch, "0", *argv)
     assert taken == []
+
+
+def test_the_log_is_parsed_in_a_thread_while_the_agreement_is_checked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agreement, log = EXAMPLES[0]
+    seen: list[tuple[str, str]] = []
+    real_parse: Callable[..., Any] = columnar.parse_csv
+    real_prepare: Callable[..., Any] = columnar.prepare_csv
+    real_load: Callable[..., Any] = cli._load_agreement
+
+    def parse(*args: Any) -> Any:
+        seen.append(("parse", threading.current_thread().name))
+        return real_parse(*args)
+
+    def load(*args: Any) -> Any:
+        seen.append(("agreement", threading.current_thread().name))
+        return real_load(*args)
+
+    def prepare(*args: Any, parsed: Any = None) -> Any:
+        seen.append(("prepare with columns", str(parsed is not None)))
+        return real_prepare(*args, parsed=parsed)
+
+    monkeypatch.setattr(columnar, "parse_csv", parse)
+    monkeypatch.setattr(columnar, "prepare_csv", prepare)
+    monkeypatch.setattr(cli, "_load_agreement", load)
+    ahead = replay(capsys, monkeypatch, "1", agreement, log, "--format", "json")
+    main = threading.main_thread().name
+    threads = dict(seen)
+    assert sorted(threads) == ["agreement", "parse", "prepare with columns"] and len(seen) == 3
+    assert threads["agreement"] == main and threads["parse"] != main
+    assert threads["prepare with columns"] == "True"
+    assert ahead == replay(capsys, monkeypatch, "0", agreement, log, "--format", "json")
+
+
+def test_a_broken_agreement_stops_the_run_while_its_log_is_read_ahead(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.sla"
+    broken.write_text("stage a\n", encoding="utf-8")
+    code, out, err = replay(capsys, monkeypatch, "1", str(broken), EXAMPLES[0][1])
+    assert code == 2
+    assert "broken.sla:1:8: error[SLA001]" in out + err
+    assert "Traceback" not in err

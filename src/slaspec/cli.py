@@ -16,11 +16,12 @@ import hashlib
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Generic, NoReturn, TextIO, TypeVar
 
 from slaspec import __version__, reporters
 from slaspec import calendar as business_calendar
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     # Imported where they are used: `lint`, `fmt` and `graph` need no log reader and no report
     # (the report's pydantic models alone take a tenth of a second to build).
-    from slaspec import readers
+    from slaspec import columnar, readers
     from slaspec.analysis import Analyser, Analysis, Tallies
     from slaspec.compiler import Agreement
     from slaspec.replay import Prepared
@@ -293,6 +294,7 @@ class _Logs:
         self.readable = 0
         # Files `prepare` already read (None: could not be read) and their sha256 if taken.
         self._read: dict[str, tuple[bytes | None, str | None]] = {}
+        self._ahead: _Background[_Columns] | None = None  # `read_ahead`'s work
 
     # Whether a single large plain CSV may be read and prepared column by column.
     columnar = True
@@ -312,10 +314,20 @@ class _Logs:
             return fast
         return prepare(agreement, progress.rows(self.items()), as_of)
 
-    def _columnar(self, agreement: Agreement, as_of: int | None) -> Prepared | None:
-        from slaspec import readers
-        from slaspec.report import InputFile
+    def read_ahead(self) -> None:
+        """Start reading and parsing the log column-wise in a thread, if `prepare` may take it
+        that way. `slaspec replay` calls this before it checks the agreement, which takes about
+        as long: pyarrow parses without the GIL, so the two overlap."""
+        path = self._columnar_path()
+        if path is not None:
+            # Imported here, not in the thread: the import needs the GIL either way, and this
+            # keeps the two threads from importing at once.
+            from slaspec import columnar  # noqa: F401
 
+            self._ahead = _Background(lambda: self._read_columns(path, parse=True))
+
+    def _columnar_path(self) -> str | None:
+        """The log, if it is a single UTF-8 file large enough to be worth reading by columns."""
         if not self.columnar or len(self.paths) != 1 or self.paths[0] == "-":
             return None
         try:
@@ -335,21 +347,49 @@ class _Logs:
                 return None
         except OSError:
             return None
+        return path
+
+    def _read_columns(self, path: str, parse: bool) -> _Columns:
+        """The log's bytes, their sha256 (being taken) and, when asked, its columns."""
+        from slaspec import readers
+
         data = self._bytes(path)
         if data is None or readers.sniff_format(path, data[:64]) != "csv":
-            self._read = {path: (data, None)}  # items() reports it, without reading it twice
-            return None
-        from slaspec import columnar
-
-        # hashlib lets go of the GIL on large inputs: the digest is taken beside the reading.
+            return _Columns(data, None, None, declined=True)
+        # hashlib lets go of the GIL on large inputs: the digest is taken beside the parsing.
         digest = concurrent.futures.ThreadPoolExecutor(1)
         sha256 = digest.submit(_sha256, data)
         digest.shutdown(wait=False)
-        counter = readers.ReadCounter()
-        prepared = columnar.prepare_csv(data, path, agreement, self.options, as_of, counter)
-        if prepared is None:
-            self._read = {path: (data, sha256.result())}
+        if not parse:
+            return _Columns(data, sha256, None, declined=False)
+        from slaspec import columnar
+
+        parsed = columnar.parse_csv(data, path)
+        return _Columns(data, sha256, parsed, declined=parsed is None)
+
+    def _columnar(self, agreement: Agreement, as_of: int | None) -> Prepared | None:
+        from slaspec import readers
+        from slaspec.report import InputFile
+
+        path = self._columnar_path()
+        if path is None:
             return None
+        ahead, self._ahead = self._ahead, None
+        read = ahead.result() if ahead is not None else self._read_columns(path, parse=False)
+        sha256 = read.sha256
+        prepared = None
+        if not read.declined and read.data is not None:
+            from slaspec import columnar
+
+            counter = readers.ReadCounter()
+            prepared = columnar.prepare_csv(
+                read.data, path, agreement, self.options, as_of, counter, parsed=read.parsed
+            )
+        if prepared is None:
+            # items() reads it row by row (or reports it), without reading it twice.
+            self._read = {path: (read.data, sha256.result() if sha256 is not None else None)}
+            return None
+        assert sha256 is not None
         self.inputs.append(InputFile(path=path, sha256=sha256.result(), kind="log"))
         self.readable += 1
         self.counters.append(counter)
@@ -412,8 +452,46 @@ class _Logs:
         return sum(counter.dst_resolved for counter in self.counters)
 
 
+_T = TypeVar("_T")
+
+
+class _Background(Generic[_T]):
+    """Work done in a daemon thread (a run that stops early does not wait for it)."""
+
+    def __init__(self, work: Callable[[], _T]) -> None:
+        self._work = work
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as error:  # raised again where the result is asked for
+            self._error = error
+
+    def result(self) -> _T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """A log read for the columnar shortcut: its bytes (None: unreadable), their sha256 (being
+    taken), its pyarrow columns if parsed, and whether it must be read row by row instead."""
+
+    data: bytes | None
+    sha256: concurrent.futures.Future[str] | None
+    parsed: columnar.Parsed | None
+    declined: bool
+
+
 def _replay_inputs(
-    args: argparse.Namespace,
+    args: argparse.Namespace, read_ahead: bool = False
 ) -> tuple[Checked, _Logs, readers.ReadOptions, int | None]:
     from slaspec import readers
 
@@ -423,11 +501,16 @@ def _replay_inputs(
         advice = f"; {problem.help}" if problem.help else ""
         raise UsageError(f"--log-timezone: {problem.message}{advice}")
     as_of = _parse_instant(args.as_of, "--as-of") if args.as_of else None
+    ahead = None
+    if read_ahead and not getattr(args, "mapping", None) and not getattr(args, "preset", None):
+        # A plain log: its parsing may start now, beside the agreement's checks.
+        ahead = _Logs(args.logs, options, args.encoding)
+        ahead.read_ahead()
     checked = _load_agreement(args.agreement)
     # Imported here: cli_import uses this module's helpers for its I/O.
     from slaspec.cli_import import mapped_logs
 
-    logs = mapped_logs(args, checked) or _Logs(args.logs, options, args.encoding)
+    logs = ahead or mapped_logs(args, checked) or _Logs(args.logs, options, args.encoding)
     return checked, logs, options, as_of
 
 
@@ -860,7 +943,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     outputs = _outputs(args)
     formats = {output.fmt for output in outputs}
-    checked, logs, _, as_of = _replay_inputs(args)
+    checked, logs, _, as_of = _replay_inputs(args, read_ahead=not args.history)
     agreement = checked.agreement
     assert agreement is not None
     history = _history(args, checked)

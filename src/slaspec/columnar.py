@@ -39,6 +39,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -117,29 +118,61 @@ def prepare_csv(
     as_of: int | None,
     counter: readers.ReadCounter,
     start_seq: int = 0,
+    parsed: Parsed | None = None,
 ) -> replay.Prepared | None:
-    """`replay.prepare` of `readers.read_log` of a plain CSV log's bytes; None if not plain."""
+    """`replay.prepare` of `readers.read_log` of a plain CSV log's bytes; None if not plain.
+
+    `parsed`, when given, is `parse_csv` of the same bytes and name, taken beforehand.
+    """
     if readers.check_options(options) is not None:
         return None
-    # With pyarrow's default allocator (mimalloc) a third of the time on a large log went to
-    # page faults, and the peak memory was higher; the arrays allocated here outlive the call.
-    default = pa.default_memory_pool()
-    pa.set_memory_pool(_POOL)
     try:
-        prepared = _prepare(data, name, agreement, as_of, start_seq)
+        with _allocator():
+            if parsed is None:
+                parsed = _parse(data, name)
+            prepared = _prepare(parsed, name, agreement, as_of, start_seq, data.isascii())
     except _Declined:
         return None
-    finally:
-        pa.set_memory_pool(default)
     counter.rows += prepared.accounting.read
     counter.events += prepared.accounting.read
     return prepared
 
 
-def _prepare(
-    data: bytes, name: str, agreement: Agreement, as_of: int | None, start_seq: int
-) -> replay.Prepared:
-    """The columnar preparation; _Declined as soon as the log turns out not to be plain."""
+@dataclass(slots=True)
+class Parsed:
+    """A plain CSV log parsed by pyarrow, not yet checked against an agreement: its header and
+    one text array per column (given up to `prepare_csv`, which empties it)."""
+
+    header: readers._Header
+    arrays: list[Any]
+    rows: int
+
+
+def parse_csv(data: bytes, name: str) -> Parsed | None:
+    """The part of `prepare_csv` that needs no agreement (parsing by pyarrow, most of its
+    time); None if the log is not plain. `slaspec replay` runs it while the agreement is
+    checked, in a thread: pyarrow parses without the GIL."""
+    try:
+        with _allocator():
+            return _parse(data, name)
+    except _Declined:
+        return None
+
+
+@contextmanager
+def _allocator() -> Iterator[None]:
+    # With pyarrow's default allocator (mimalloc) a third of the time on a large log went to
+    # page faults, and the peak memory was higher; the arrays allocated here outlive the call.
+    default = pa.default_memory_pool()
+    pa.set_memory_pool(_POOL)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(default)
+
+
+def _parse(data: bytes, name: str) -> Parsed:
+    """The log's columns; _Declined as soon as it turns out not to be plain."""
     start, lines = _plain_text(data)
     end = data.find(b"\n", start)
     if end < 0 or end + 1 == len(data):
@@ -156,6 +189,19 @@ def _prepare(
         # One column at a time, so that only one is held twice.
         arrays.append(table.column(0).combine_chunks())
         table = table.remove_column(0)
+    return Parsed(header, arrays, rows)
+
+
+def _prepare(
+    parsed: Parsed,
+    name: str,
+    agreement: Agreement,
+    as_of: int | None,
+    start_seq: int,
+    is_ascii: bool,
+) -> replay.Prepared:
+    """The columnar preparation; _Declined as soon as the log turns out not to be plain."""
+    header, arrays, rows = parsed.header, parsed.arrays, parsed.rows
 
     def column(key: str) -> Any:
         index = header.index[key]
@@ -183,7 +229,7 @@ def _prepare(
         kind = kind.cast(pa.int8())
         is_update = pc.equal(kind, _UPDATE)
         values = _values(column(readers.VALUE), is_update, pc.equal(kind, _STAGE), agreement)
-        time = _times(column(readers.TIMESTAMP), data.isascii())
+        time = _times(column(readers.TIMESTAMP), is_ascii)
         typed = _typed(attribute_columns, agreement)
         attributes, actors, teams, kept, leads = coding.result()
     del arrays[:], attribute_columns, lead  # the text columns are coded now
