@@ -1,5 +1,5 @@
 """Build hook: compile the replay's hot modules with mypyc when a wheel or an editable install
-is built (docs/decisions.md, "mypyc for the replay").
+is built (docs/decisions.md, "mypyc compiles the replay's hot modules").
 
 The modules in COMPILED are plain, fully typed Python; mypyc turns each into a C extension that
 runs the same code two to three times faster (docs/performance.md). The sources stay in the
@@ -76,6 +76,13 @@ class CompileHook(BuildHookInterface):  # type: ignore[type-arg]
             setup.write_text(_SETUP, encoding="utf-8")
             (Path(temp) / "mypy.ini").write_text("[mypy]\n", encoding="utf-8")
             paths = [f"slaspec/{name}.py" for name in COMPILED]
+            # The sources as they are compiled (hashed before, not after, a minute of compiling).
+            stamp = {
+                "modules": {
+                    name: hashlib.sha256((package / f"{name}.py").read_bytes()).hexdigest()
+                    for name in COMPILED
+                },
+            }
             self.app.display_info(f"slaspec: compiling {', '.join(COMPILED)} with mypyc")
             try:
                 done = subprocess.run(
@@ -92,12 +99,6 @@ class CompileHook(BuildHookInterface):  # type: ignore[type-arg]
             if done.returncode != 0 or len(built) != len(COMPILED) + 1:
                 self._interpreted((done.stdout + done.stderr).strip()[-2000:])
                 return
-            stamp = {
-                "modules": {
-                    name: hashlib.sha256((package / f"{name}.py").read_bytes()).hexdigest()
-                    for name in COMPILED
-                },
-            }
             stamp_text = json.dumps(stamp, indent=2, sort_keys=True) + "\n"
             if version == "editable":
                 # The editable wheel puts src/ on sys.path: the extensions go beside the sources.
