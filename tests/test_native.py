@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -136,3 +137,40 @@ def test_the_guard_leaves_a_fresh_build_alone(
     monkeypatch.setattr(native, "recorded", dict)  # an interpreted install: nothing recorded
     native.guard()
     assert meta_path == before
+
+
+@pytest.mark.skipif(not native.recorded(), reason="this install compiled nothing")
+@pytest.mark.parametrize("edited", [None, "columnar"])
+def test_an_edited_copy_of_the_package_runs_its_sources(tmp_path: Path, edited: str | None) -> None:
+    """End to end, in a fresh interpreter: a copy of the installed package (extensions, record
+    and sources) runs compiled; once one compiled source is edited, every one runs from source."""
+    source = native.PACKAGE.parent
+    shutil.copytree(native.PACKAGE, tmp_path / "slaspec", ignore=shutil.ignore_patterns("*.pyc"))
+    for library in source.glob("slaspec__mypyc*"):
+        shutil.copy2(library, tmp_path / library.name)
+    if edited is not None:
+        with (tmp_path / "slaspec" / f"{edited}.py").open("a", encoding="utf-8") as module:
+            module.write("# edited after the build\n")
+    probe = (
+        "import slaspec.analysis, slaspec.calendar, slaspec.columnar, slaspec.replay\n"
+        "from slaspec import native\n"
+        "print(slaspec.replay.__file__); print(*native.compiled())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    replay_file, compiled = done.stdout.splitlines()
+    assert Path(replay_file).parent == tmp_path / "slaspec"  # the copy, not the checkout
+    if edited is None:
+        assert compiled.split() == sorted(native.recorded())
+        assert not replay_file.endswith(".py")
+    else:
+        assert compiled == ""
+        assert replay_file.endswith("replay.py")
