@@ -50,7 +50,7 @@ import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
 from slaspec import readers, replay
 from slaspec.compiler import Agreement
-from slaspec.events import EVENT_TYPES, EventKind, Origin, Value
+from slaspec.events import EVENT_TYPES, EventKind, Origin
 from slaspec.results import Accounting, builder
 
 # Leads whose rows are built together: the command replays its leads in chunks of 2000, in
@@ -103,7 +103,7 @@ _Row = replay.Row
 _Words = list[str | None]
 # A (field, typed value) pair, typed Any to stay one shared object when compiled (replay._Cells).
 _Pair = Any
-_Attributes = tuple[tuple[str, Value | None], ...]
+_Attributes = tuple[tuple[str, replay.Value | None], ...]
 
 
 class _Declined(Exception):
@@ -130,7 +130,7 @@ def prepare_csv(
         with _allocator():
             if parsed is None:
                 parsed = _parse(data, name)
-            prepared = _prepare(parsed, name, agreement, as_of, start_seq, data.isascii())
+            prepared = _prepare(parsed, name, agreement, as_of, start_seq)
     except _Declined:
         return None
     counter.rows += prepared.accounting.read
@@ -146,6 +146,7 @@ class Parsed:
     header: readers._Header
     arrays: list[Any]
     rows: int
+    is_ascii: bool
 
 
 def parse_csv(data: bytes, name: str) -> Parsed | None:
@@ -173,7 +174,7 @@ def _allocator() -> Iterator[None]:
 
 def _parse(data: bytes, name: str) -> Parsed:
     """The log's columns; _Declined as soon as it turns out not to be plain."""
-    start, lines = _plain_text(data)
+    start, lines, is_ascii = _plain_text(data)
     end = data.find(b"\n", start)
     if end < 0 or end + 1 == len(data):
         raise _Declined  # a header without rows: the reference adds a warning
@@ -189,7 +190,7 @@ def _parse(data: bytes, name: str) -> Parsed:
         # One column at a time, so that only one is held twice.
         arrays.append(table.column(0).combine_chunks())
         table = table.remove_column(0)
-    return Parsed(header, arrays, rows)
+    return Parsed(header, arrays, rows, is_ascii)
 
 
 def _prepare(
@@ -198,7 +199,6 @@ def _prepare(
     agreement: Agreement,
     as_of: int | None,
     start_seq: int,
-    is_ascii: bool,
 ) -> replay.Prepared:
     """The columnar preparation; _Declined as soon as the log turns out not to be plain."""
     header, arrays, rows = parsed.header, parsed.arrays, parsed.rows
@@ -229,7 +229,7 @@ def _prepare(
         kind = kind.cast(pa.int8())
         is_update = pc.equal(kind, _UPDATE)
         values = _values(column(readers.VALUE), is_update, pc.equal(kind, _STAGE), agreement)
-        time = _times(column(readers.TIMESTAMP), is_ascii)
+        time = _times(column(readers.TIMESTAMP), parsed.is_ascii)
         typed = _typed(attribute_columns, agreement)
         attributes, actors, teams, kept, leads = coding.result()
     del arrays[:], attribute_columns, lead  # the text columns are coded now
@@ -307,8 +307,9 @@ def _coded(
     )
 
 
-def _plain_text(data: bytes) -> tuple[int, int]:
-    """Where the text starts (after a byte-order mark) and its number of lines, if plain."""
+def _plain_text(data: bytes) -> tuple[int, int, bool]:
+    """Where the text starts (after a byte-order mark), its number of lines and whether it is
+    all ASCII, if plain."""
     start = len(_BOM) if data.startswith(_BOM) else 0
     if len(data) > _MAX_BYTES or data.startswith(_BOM, start) or data.startswith(b"\n", start):
         raise _Declined
@@ -326,7 +327,8 @@ def _plain_text(data: bytes) -> tuple[int, int]:
         for step in (-1, 1):
             if pc.any(pc.is_in(pc.take(octets, pc.add(spaces, step)), _CELL_ENDS)).as_py():
                 raise _Declined
-    if not data.isascii():
+    is_ascii = data.isascii()
+    if not is_ascii:
         # Decoded a piece at a time, so that a wide character does not make the whole text
         # four times the size of the bytes.
         decoder = codecs.getincrementaldecoder("utf-8")()
@@ -339,7 +341,7 @@ def _plain_text(data: bytes) -> tuple[int, int]:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise _Declined from None
-    return start, newlines + (not data.endswith(b"\n"))
+    return start, newlines + (not data.endswith(b"\n")), is_ascii
 
 
 def _read(buffer: Any, width: int) -> Any:

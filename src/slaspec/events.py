@@ -9,11 +9,9 @@ is line 1. Messages call it "line".
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from types import MappingProxyType
 
 
@@ -66,7 +64,3 @@ class Event:
 def sort_key(event: Event) -> tuple[int, int, int]:
     """Replay order of semantics.md section 4: timestamp, kind rank, then input order."""
     return (event.time, event.kind, event.seq)
-
-
-# A typed attribute value (replay.coerce); a text cell stays a str.
-Value = str | Decimal | bool | dt.date | dt.datetime

@@ -29,7 +29,7 @@ from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar, NoOpenTime
 from slaspec.compiler import Agreement, Cadence, Clock, Length, Stage
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
-from slaspec.events import Event, EventKind, Origin, Value
+from slaspec.events import Event, EventKind, Origin
 from slaspec.readers import Rejected
 from slaspec.results import (
     Accounting,
@@ -66,6 +66,8 @@ _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)\Z")
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 UTC = dt.UTC
+
+Value = str | Decimal | bool | dt.date | dt.datetime
 
 
 # ---------------------------------------------------------------- preparation

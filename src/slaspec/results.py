@@ -224,8 +224,6 @@ def builder(cls: type[_Record]) -> Callable[..., _Record]:
     dataclass's own field list, the way `dataclasses` generates `__init__`, so a new field
     cannot be forgotten; tests compare every builder with its class.
     """
-    if not _layout_shared(cls):
-        return cls  # compiled by mypyc (docs/decisions.md): its own constructor is the fast one
     names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
     defaults = {
         f.name: f.default
@@ -246,18 +244,6 @@ def builder(cls: type[_Record]) -> Callable[..., _Record]:
     exec(source, namespace)
     built: Callable[..., _Record] = namespace[f"build_{cls.__name__}"]
     return built
-
-
-def _layout_shared(cls: type) -> bool:
-    """Whether a plain class with the same slots can become `cls`: true of a slotted dataclass
-    run by the interpreter, false of a native class compiled by mypyc (its layout is its own)."""
-    names = tuple(f.name for f in fields(cls))
-    draft = type("_Probe", (), {"__slots__": names})()
-    try:
-        draft.__class__ = cls
-    except TypeError:
-        return False
-    return True
 
 
 new_stay = builder(Stay)
