@@ -78,10 +78,6 @@ _HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}")
 _REST = re.compile(r":[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)")
 _HOUR_CHARS = 13
 _EPOCH_HOUR = "1970-01-01T00"
-# Joins the attribute cells of a row into one text: a control character, so no cell holds it.
-_SEPARATOR = "\x1f"
-# Distinct attribute-cell combinations remembered per process, as many as the reader remembers.
-_COMBINATION_MEMO_LIMIT = 4096
 # Event kinds by rank, and the `type` spellings in the same order.
 _KINDS = tuple(sorted(EventKind))
 _TYPE_NAMES = pa.array(sorted(EVENT_TYPES, key=EVENT_TYPES.__getitem__))
@@ -215,9 +211,9 @@ def _prepare(
     with ThreadPoolExecutor(max_workers=1) as pool:
         # pyarrow computes without the GIL: a second thread codes the columns that need no
         # Python work while this one checks the rows and types the attribute cells.
+        cells = pool.submit(_Cells.of, attribute_columns, rows)
         coding = pool.submit(
             _coded,
-            attribute_columns,
             column(readers.ACTOR),
             column(readers.TEAM),
             column(readers.EVENT_ID),
@@ -230,8 +226,9 @@ def _prepare(
         is_update = pc.equal(kind, _UPDATE)
         values = _values(column(readers.VALUE), is_update, pc.equal(kind, _STAGE), agreement)
         time = _times(column(readers.TIMESTAMP), parsed.is_ascii)
-        typed = _typed(attribute_columns, agreement)
-        attributes, actors, teams, kept, leads = coding.result()
+        attributes = cells.result()
+        pairs = _pairs(attributes, agreement)
+        actors, teams, kept, leads = coding.result()
     del arrays[:], attribute_columns, lead  # the text columns are coded now
 
     duplicate = rows - pc.sum(kept).as_py()
@@ -271,6 +268,12 @@ def _prepare(
     runs = pc.run_end_encode(pc.take(lead_rank, order))
     ids = pc.take(leads.dictionary, pc.take(by_id, runs.values)).to_pylist()
     carries = pc.or_(cells, pc.and_(pc.equal(kinds, _UPDATE), pc.take(attributes.present, source)))
+    ends = runs.run_ends.to_pylist()
+    # The rows that carry attribute cells, and how many of them come before each block of leads.
+    carrying = pc.indices_nonzero(carries)
+    counted = pc.cumulative_sum(carries.cast(pa.int64()))
+    last_rows = [ends[first - 1] - 1 for first in range(BLOCK_LEADS, len(ends), BLOCK_LEADS)]
+    carried_before = [0, *pc.take(counted, pa.array(last_rows, pa.int64())).to_pylist()]
     columns = _Columns(
         name=name,
         start_seq=start_seq,
@@ -283,23 +286,21 @@ def _prepare(
         actors=actors.words,
         team=teams.taken(source),
         teams=teams.words,
-        attributes=attributes.joined(source, carries),
+        carries=carries,
+        carried_before=carried_before,
+        attributes=attributes.taken(pc.take(source, carrying)),
+        pairs=pairs,
         cells=cells,
-        names=attributes.names,
-        typed=typed,
     )
     accounting = Accounting(rows, len(base), 0, duplicate, after)
-    grouped = _Leads([sys.intern(lead_id) for lead_id in ids], runs.run_ends.to_pylist(), columns)
+    grouped = _Leads([sys.intern(lead_id) for lead_id in ids], ends, columns)
     return replay.Prepared(grouped, as_of, accounting, ())
 
 
-def _coded(
-    attributes: list[tuple[str, Any]], actor: Any, team: Any, event_id: Any, lead: Any
-) -> tuple[_Cells, _Coded, _Coded, Any, Any]:
+def _coded(actor: Any, team: Any, event_id: Any, lead: Any) -> tuple[_Coded, _Coded, Any, Any]:
     """The columns that take no Python work per distinct cell, coded."""
     rows = len(lead)
     return (
-        _Cells.of(attributes, rows),
         _Coded.of(actor, rows),
         _Coded.of(team, rows),
         _first_occurrences(event_id, rows),
@@ -453,52 +454,53 @@ def _instant(clock: readers._Clock, shape: re.Pattern[str], piece: bytes, text: 
     return instant
 
 
-def _typed(columns: list[tuple[str, Any]], agreement: Agreement) -> list[dict[str, _Pair] | None]:
-    """Per attribute column, a typed field's typed pairs by cell, as `replay._Cells` types them:
-    each distinct cell once, the pair shared by every row that has it."""
-    cells = replay._Cells(agreement)
-    typed: list[dict[str, _Pair] | None] = []
-    for key, array in columns:
-        pairs = cells.pairs.get(key)
-        typed.append(pairs)
-        if pairs is not None:
-            distinct = pc.unique(array).to_pylist()
+def _pairs(cells: _Cells, agreement: Agreement) -> list[list[_Pair]]:
+    """Per attribute column, the (field, value) pair of each distinct cell by its code (None for
+    an empty cell): typed as `replay._Cells` types them, each distinct cell once, the pair
+    shared by every row that has it; a field the agreement does not type keeps the text."""
+    typer = replay._Cells(agreement)
+    pairs: list[list[_Pair]] = []
+    for key, dictionary in zip(cells.names, cells.dictionaries, strict=True):
+        distinct: list[str] = dictionary.to_pylist()
+        texts: tuple[tuple[str, str | None], ...] = tuple((key, raw) for raw in distinct if raw)
+        present: tuple[tuple[str, replay.Value | None], ...] = texts
+        if key in typer.pairs:
             try:
-                cells.typed(tuple((key, raw) for raw in distinct if raw))  # fills `pairs`
+                present = typer.typed(texts)
             except replay._CellError:
                 raise _Declined from None
-    return typed
+        # Any, as replay._Cells.pairs: compiled, a tuple type is unboxed and boxed anew.
+        shared: Any = present
+        typed: Iterator[Any] = iter(shared)
+        pairs.append([next(typed) if raw else None for raw in distinct])
+    return pairs
 
 
 @dataclass(frozen=True, slots=True)
 class _Cells:
-    """The attribute columns: which rows have a cell, and those rows' cells joined into one text."""
+    """The attribute columns coded: which rows have a cell, and each column's codes into its
+    distinct cells ("" for an empty one)."""
 
     names: tuple[str, ...]
     present: Any  # whether each row has a non-empty attribute cell
-    position: Any  # each row's place among the rows that have one
-    texts: Any  # those rows' cells, joined by _SEPARATOR
+    codes: list[Any]
+    dictionaries: list[Any]
 
     @staticmethod
     def of(columns: list[tuple[str, Any]], rows: int) -> _Cells:
         """The attribute columns of a log with `rows` rows."""
-        if not columns:
-            nothing = pa.repeat(pa.scalar(False), rows)
-            return _Cells((), nothing, pa.nulls(rows, pa.int64()), pa.nulls(0, pa.string()))
-        present: Any = None
+        present: Any = pa.repeat(pa.scalar(False), rows)
+        codes, dictionaries = [], []
         for _, array in columns:
-            filled = pc.greater(pc.binary_length(array), 0)
-            present = filled if present is None else pc.or_(present, filled)
-        texts = pc.binary_join_element_wise(
-            *(pc.filter(array, present) for _, array in columns), _SEPARATOR
-        )
-        position = pc.subtract(pc.cumulative_sum(present.cast(pa.int64())), 1)
-        return _Cells(tuple(key for key, _ in columns), present, position, texts)
+            present = pc.or_(present, pc.greater(pc.binary_length(array), 0))
+            encoded = array.dictionary_encode()
+            codes.append(encoded.indices)
+            dictionaries.append(encoded.dictionary)
+        return _Cells(tuple(key for key, _ in columns), present, codes, dictionaries)
 
-    def joined(self, rows: Any, carries: Any) -> Any:
-        """The joined cells of some rows, null where a row carries none."""
-        where = pc.if_else(carries, pc.take(self.position, rows), pa.scalar(None, pa.int64()))
-        return pc.take(self.texts, where)
+    def taken(self, rows: Any) -> list[Any]:
+        """Per column, the codes of some rows."""
+        return [pc.take(codes, rows) for codes in self.codes]
 
 
 def _first_occurrences(array: Any, rows: int) -> Any:
@@ -531,16 +533,17 @@ class _Columns:
     actors: _Words
     team: Any
     teams: _Words
-    attributes: Any  # joined cells, or null
+    carries: Any  # whether the row carries attribute cells
+    carried_before: list[int]  # rows that carry cells before each block of leads
+    attributes: list[Any]  # per attribute column, the codes of the rows that carry cells
+    pairs: list[list[_Pair]]  # per attribute column, the pair of each code (None: no cell)
     cells: Any
-    names: tuple[str, ...]
-    typed: list[dict[str, _Pair] | None]
 
 
 class _Leads(Mapping[str, tuple[_Row, ...]]):
     """Prepared rows by lead, in lead order, built a block of leads at a time when looked up."""
 
-    __slots__ = ("_blocks", "_columns", "_ends", "_ids", "_index", "_memo")
+    __slots__ = ("_blocks", "_columns", "_ends", "_ids", "_index")
 
     def __init__(self, ids: list[str], ends: list[int], columns: _Columns) -> None:
         self._ids = ids
@@ -548,7 +551,6 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
         self._columns = columns
         self._index = {lead: position for position, lead in enumerate(ids)}
         self._blocks: dict[int, dict[str, tuple[_Row, ...]]] = {}
-        self._memo: dict[str, _Attributes] = {}
 
     def __getitem__(self, lead: str) -> tuple[_Row, ...]:
         position = self._index[lead]
@@ -591,7 +593,6 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
             leads += [lead] * (end - previous)
             previous = end
         positions = part(columns.row)
-        combination = self._combination
         built = list(
             map(
                 _Row,
@@ -602,10 +603,7 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
                 map(columns.values.__getitem__, part(columns.value)),
                 _decoded(columns.actor, columns.actors, part),
                 _decoded(columns.team, columns.teams, part),
-                [
-                    () if joined is None else combination(joined)
-                    for joined in part(columns.attributes)
-                ],
+                self._attributes(number, part(columns.carries)),
                 map(_new_origin, repeat(columns.name), map(_FIRST_LINE.__add__, positions)),
                 part(columns.cells),
             )
@@ -617,24 +615,28 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
             previous = end - start
         return block
 
-    def _combination(self, joined: str) -> _Attributes:
-        """A row's attributes from its joined cells, as `replay._Cells.typed` gives them."""
-        memo = self._memo
-        found = memo.get(joined)
-        if found is None:
-            columns = self._columns
-            cells = joined.split(_SEPARATOR)
-            found = tuple(
-                [
-                    (key, raw) if typed is None else typed[raw]
-                    for key, typed, raw in zip(columns.names, columns.typed, cells, strict=True)
-                    if raw
-                ]
-            )
-            if len(memo) >= _COMBINATION_MEMO_LIMIT:
-                memo.clear()
-            memo[joined] = found
-        return found
+    def _attributes(self, number: int, carries: list[bool]) -> list[_Attributes]:
+        """The attributes of a block's rows, as `replay._Cells.typed` gives them: the pairs of
+        the row's non-empty cells, in column order."""
+        columns = self._columns
+        before = columns.carried_before[number]
+        count = sum(carries)
+        codes = [array.slice(before, count).to_pylist() for array in columns.attributes]
+        coded = list(zip(columns.pairs, codes, strict=True))
+        attributes: list[_Attributes] = []
+        carried = 0
+        for carry in carries:
+            if not carry:
+                attributes.append(())
+                continue
+            cells: list[Any] = []
+            for pairs, column in coded:
+                pair = pairs[column[carried]]
+                if pair is not None:
+                    cells.append(pair)
+            attributes.append(tuple(cells))
+            carried += 1
+        return attributes
 
 
 def _decoded(codes: Any, words: _Words, part: Any) -> Iterator[str | None]:
