@@ -1004,6 +1004,11 @@ class Analyser:
 
     # -------------------------------------------------------- one lead
 
+    def attributes_read(self) -> tuple[str, ...]:
+        """The attributes of a `LeadResult` that `add` reads: the groups' and the money's."""
+        money = () if self._money is None else (self._money,)
+        return tuple(dict.fromkeys(self._group_by + money))
+
     def add(self, lead: LeadResult) -> None:
         """Count one lead."""
         tallies = self.tallies
