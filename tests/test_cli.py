@@ -599,3 +599,36 @@ def test_python_m_slaspec_smoke() -> None:
     assert missing.returncode == 2
     assert "no such file: no-such-agreement.sla" in missing.stdout
     assert "Traceback" not in missing.stderr
+
+
+def test_the_command_flushes_its_output_before_it_exits(tmp_path: Path) -> None:
+    """`entry` leaves with os._exit (no interpreter teardown): what went to standard output
+    through a pipe, and to a file, must still be whole, and the exit code kept."""
+    command = [sys.executable, "-m", "slaspec", "replay", "agreements/harbour-b2b.sla"]
+    command += ["examples/harbour-b2b.events.csv", "--format", "csv"]
+    piped = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=300, check=False)
+    written = subprocess.run(
+        [*command, "-o", str(tmp_path / "out.csv"), "--fail-on", "violation"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert (piped.returncode, piped.stderr, written.returncode) == (0, b"", 1)
+    assert len(piped.stdout.splitlines()) > 100
+    assert (tmp_path / "out.csv").read_bytes() == piped.stdout
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`slaspec replay ... | head -c 100`: the pipe closes before the output is written."""
+    command = [sys.executable, "-m", "slaspec", "replay", "agreements/harbour-b2b.sla"]
+    command += ["examples/harbour-b2b.events.csv", "--format", "json"]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert len(process.stdout.read(100)) == 100
+        process.stdout.close()
+        error = process.stderr.read()
+        assert process.wait(timeout=300) == 0
+    assert b"Traceback" not in error and b"Exception ignored" not in error
