@@ -197,7 +197,7 @@ def test_cadences_that_expire_at_one_event_all_close_at_their_due_instants() -> 
 def test_an_engine_asked_for_some_attributes_shows_only_those() -> None:
     items = [
         event("A", 1, EventKind.STAGE, "inquiry", 0, score="72", email="a@x.example"),
-        event("A", 2, EventKind.UPDATE, None, 1, source="webinar"),
+        event("A", 2, EventKind.UPDATE, None, 1, source="referral"),
     ]
     prepared = prepare(AGREEMENT, items)
     (rows,) = prepared.leads.values()
@@ -205,7 +205,7 @@ def test_an_engine_asked_for_some_attributes_shows_only_those() -> None:
     def shown(engine: Engine) -> tuple[tuple[str, str], ...]:
         return engine.replay_lead("A", rows, prepared.as_of).attributes
 
-    every = (("email", "a@x.example"), ("score", "72"), ("source", "webinar"))
+    every = (("email", "a@x.example"), ("score", "72"), ("source", "referral"))
     assert shown(ENGINE) == every
     assert shown(Engine(AGREEMENT, ["source", "score", "not_set_here"])) == every[1:]
     assert shown(Engine(AGREEMENT, ())) == ()
