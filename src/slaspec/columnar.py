@@ -29,7 +29,9 @@ and become `replay.Row` records only when a lead is looked up, a block of `BLOCK
 consecutive leads at a time. The command replays its leads in chunks of that many in two
 processes forked after preparation, so each process builds the rows it replays. Building a
 block only slices arrays and converts them to lists; all pyarrow computation, and with it
-pyarrow's thread pool, stays in `prepare_csv`.
+pyarrow's thread pool, stays in `parse_csv` and `prepare_csv`. `parse_csv` also codes every
+column that needs no agreement (types, instants, attribute cells, actors, teams, duplicates,
+lead ids), so that `slaspec replay` does that too while it checks the agreement.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -136,24 +137,76 @@ def prepare_csv(
 
 @dataclass(slots=True)
 class Parsed:
-    """A plain CSV log parsed by pyarrow, not yet checked against an agreement: its header and
-    one text array per column (given up to `prepare_csv`, which empties it)."""
+    """A plain CSV log parsed by pyarrow, not yet checked against an agreement: its header,
+    one text array per column (given up to `prepare_csv`, which empties it) and, once coded,
+    the columns that need no agreement."""
 
     header: readers._Header
     arrays: list[Any]
     rows: int
     is_ascii: bool
+    precoded: _Precoded | None = None
 
 
 def parse_csv(data: bytes, name: str) -> Parsed | None:
-    """The part of `prepare_csv` that needs no agreement (parsing by pyarrow, most of its
-    time); None if the log is not plain. `slaspec replay` runs it while the agreement is
-    checked, in a thread: pyarrow parses without the GIL."""
+    """The part of `prepare_csv` that needs no agreement: parsing by pyarrow and coding the
+    columns that need no agreement (about half its time); None if the log is not plain.
+    `slaspec replay` runs it in a thread while it checks the agreement: pyarrow computes
+    without the GIL."""
     try:
         with _allocator():
-            return _parse(data, name)
+            parsed = _parse(data, name)
+            parsed.precoded = _precode(parsed)
+            return parsed
     except _Declined:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Precoded:
+    """The columns that need no agreement, coded: each row's kind rank and instant, its
+    attribute cells, actor and team, whether it is the first with its event id (or has
+    none), and the lead ids dictionary-encoded."""
+
+    kind: Any
+    time: Any
+    cells: _Cells
+    actors: _Coded
+    teams: _Coded
+    kept: Any
+    leads: Any
+
+
+def _precode(parsed: Parsed) -> _Precoded:
+    """Code the columns that need no agreement; _Declined if they show the log is not plain."""
+    header, arrays, rows = parsed.header, parsed.arrays, parsed.rows
+
+    def column(key: str) -> Any:
+        index = header.index[key]
+        return arrays[index] if index < header.width else None
+
+    lead = column(readers.LEAD_ID)
+    # A blank line reads as a row of empty cells, and is declined here too.
+    if pc.min(pc.binary_length(lead)).as_py() == 0:
+        raise _Declined
+    attribute_columns = [(key, arrays[i]) for key, i in header.attributes]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # pyarrow computes without the GIL: a second thread codes the columns that need no
+        # Python work while this one reads the types and the timestamps.
+        cells = pool.submit(_Cells.of, attribute_columns, rows)
+        coding = pool.submit(
+            _coded,
+            column(readers.ACTOR),
+            column(readers.TEAM),
+            column(readers.EVENT_ID),
+            lead,
+        )
+        kind = pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES)
+        if kind.null_count:
+            raise _Declined
+        time = _times(column(readers.TIMESTAMP), parsed.is_ascii)
+        actors, teams, kept, leads = coding.result()
+        return _Precoded(kind.cast(pa.int8()), time, cells.result(), actors, teams, kept, leads)
 
 
 @contextmanager
@@ -203,33 +256,13 @@ def _prepare(
         index = header.index[key]
         return arrays[index] if index < header.width else None
 
-    lead = column(readers.LEAD_ID)
-    # A blank line reads as a row of empty cells, and is declined here too.
-    if pc.min(pc.binary_length(lead)).as_py() == 0:
-        raise _Declined
-    attribute_columns = [(key, arrays[i]) for key, i in header.attributes]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # pyarrow computes without the GIL: a second thread codes the columns that need no
-        # Python work while this one checks the rows and types the attribute cells.
-        cells = pool.submit(_Cells.of, attribute_columns, rows)
-        coding = pool.submit(
-            _coded,
-            column(readers.ACTOR),
-            column(readers.TEAM),
-            column(readers.EVENT_ID),
-            lead,
-        )
-        kind = pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES)
-        if kind.null_count:
-            raise _Declined
-        kind = kind.cast(pa.int8())
-        is_update = pc.equal(kind, _UPDATE)
-        values = _values(column(readers.VALUE), is_update, pc.equal(kind, _STAGE), agreement)
-        time = _times(column(readers.TIMESTAMP), parsed.is_ascii)
-        attributes = cells.result()
-        pairs = _pairs(attributes, agreement)
-        actors, teams, kept, leads = coding.result()
-    del arrays[:], attribute_columns, lead  # the text columns are coded now
+    coded = parsed.precoded if parsed.precoded is not None else _precode(parsed)
+    kind, time, attributes = coded.kind, coded.time, coded.cells
+    actors, teams, kept, leads = coded.actors, coded.teams, coded.kept, coded.leads
+    is_update = pc.equal(kind, _UPDATE)
+    values = _values(column(readers.VALUE), is_update, pc.equal(kind, _STAGE), agreement)
+    pairs = _pairs(attributes, agreement)
+    del arrays[:]  # the text columns are coded now
 
     duplicate = rows - pc.sum(kept).as_py()
     after = 0
@@ -587,32 +620,40 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
             values: list[Any] = array.slice(start, size).to_pylist()
             return values
 
-        leads: list[str] = []
-        previous = start
-        for lead, end in zip(ids, ends, strict=True):
-            leads += [lead] * (end - previous)
-            previous = end
-        positions = part(columns.row)
-        built = list(
-            map(
-                _Row,
-                leads,
-                part(columns.time),
-                map(_KINDS.__getitem__, part(columns.kind)),
-                map(columns.start_seq.__add__, positions),
-                map(columns.values.__getitem__, part(columns.value)),
-                _decoded(columns.actor, columns.actors, part),
-                _decoded(columns.team, columns.teams, part),
-                self._attributes(number, part(columns.carries)),
-                map(_new_origin, repeat(columns.name), map(_FIRST_LINE.__add__, positions)),
-                part(columns.cells),
-            )
-        )
+        times: list[int] = part(columns.time)
+        kinds: list[int] = part(columns.kind)
+        positions: list[int] = part(columns.row)
+        value_codes: list[int] = part(columns.value)
+        actors = _decoded(columns.actor, columns.actors, part)
+        teams = _decoded(columns.team, columns.teams, part)
+        attributes = self._attributes(number, part(columns.carries))
+        cells: list[bool] = part(columns.cells)
+        values, name, start_seq = columns.values, columns.name, columns.start_seq
+        # Module globals are looked up on every use: bound here once.
+        row, new_origin, event_kinds, first_line = _Row, _new_origin, _KINDS, _FIRST_LINE
+        # An indexed loop rather than map(): compiled, it calls Row's constructor directly.
         block: dict[str, tuple[_Row, ...]] = {}
-        previous = 0
+        index = 0
         for lead, end in zip(ids, ends, strict=True):
-            block[lead] = tuple(built[previous : end - start])
-            previous = end - start
+            rows: list[_Row] = []
+            while index < end - start:
+                position = positions[index]
+                rows.append(
+                    row(
+                        lead,
+                        times[index],
+                        event_kinds[kinds[index]],
+                        start_seq + position,
+                        values[value_codes[index]],
+                        actors[index],
+                        teams[index],
+                        attributes[index],
+                        new_origin(name, first_line + position),
+                        cells[index],
+                    )
+                )
+                index += 1
+            block[lead] = tuple(rows)
         return block
 
     def _attributes(self, number: int, carries: list[bool]) -> list[_Attributes]:
@@ -621,26 +662,21 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
         columns = self._columns
         before = columns.carried_before[number]
         count = sum(carries)
-        codes = [array.slice(before, count).to_pylist() for array in columns.attributes]
-        coded = list(zip(columns.pairs, codes, strict=True))
-        attributes: list[_Attributes] = []
-        carried = 0
-        for carry in carries:
-            if not carry:
-                attributes.append(())
-                continue
-            cells: list[Any] = []
-            for pairs, column in coded:
-                pair = pairs[column[carried]]
+        cells: list[list[Any]] = [[] for _ in range(count)]
+        # Column by column: the inner loop only indexes lists of codes and pairs.
+        for pairs, array in zip(columns.pairs, columns.attributes, strict=True):
+            codes: list[int] = array.slice(before, count).to_pylist()
+            for carried in range(count):
+                pair = pairs[codes[carried]]
                 if pair is not None:
-                    cells.append(pair)
-            attributes.append(tuple(cells))
-            carried += 1
-        return attributes
+                    cells[carried].append(pair)
+        carrying = iter(cells)
+        return [tuple(next(carrying)) if carry else () for carry in carries]
 
 
-def _decoded(codes: Any, words: _Words, part: Any) -> Iterator[str | None]:
+def _decoded(codes: Any, words: _Words, part: Any) -> _Words:
     """A coded column's texts over a block."""
+    coded: list[int] = part(codes)
     if len(words) == 1:
-        return repeat(None)  # an absent column
-    return map(words.__getitem__, part(codes))
+        return [None] * len(coded)  # an absent column
+    return [words[code] for code in coded]
