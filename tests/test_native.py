@@ -1,9 +1,9 @@
 """The modules compiled by mypyc (hatch_build.py) against their interpreted sources.
 
 The install under test is compiled when this machine has a C compiler (CI's has): every report
-of every example must be byte-identical whether analysis.py, calendar.py, columnar.py and
-replay.py run compiled or interpreted, and a source edited after the build must never run as
-its stale extension (slaspec.native.guard).
+of every example must be byte-identical whether analysis.py, calendar.py, columnar.py,
+replay.py and results.py run compiled or interpreted, and a source edited after the build must
+never run as its stale extension (slaspec.native.guard).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ if sys.argv[1] == "interpreted":
     native.prefer_sources()
 from slaspec.cli import main
 code = main(sys.argv[3:])
-import slaspec.analysis, slaspec.calendar, slaspec.columnar, slaspec.replay
+import slaspec.analysis, slaspec.calendar, slaspec.columnar, slaspec.replay, slaspec.results
 print(" ".join(native.compiled()), file=open(sys.argv[2], "w", encoding="utf-8"))
 sys.exit(code)
 """
@@ -88,7 +88,7 @@ def test_compiled_and_interpreted_reports_are_byte_identical(
 @pytest.mark.skipif(not os.environ.get("CI"), reason="a local install may be interpreted")
 def test_the_install_under_ci_is_compiled_from_these_sources() -> None:
     recorded = native.recorded()
-    assert sorted(recorded) == ["analysis", "calendar", "columnar", "replay"]
+    assert sorted(recorded) == ["analysis", "calendar", "columnar", "replay", "results"]
     assert native.stale(recorded) == []
 
 
@@ -153,6 +153,7 @@ def test_an_edited_copy_of_the_package_runs_its_sources(tmp_path: Path, edited: 
             module.write("# edited after the build\n")
     probe = (
         "import slaspec.analysis, slaspec.calendar, slaspec.columnar, slaspec.replay\n"
+        "import slaspec.results\n"
         "from slaspec import native\n"
         "print(slaspec.replay.__file__); print(*native.compiled())\n"
     )

@@ -42,10 +42,6 @@ from slaspec.results import (
     Violation,
     ViolationKind,
     human_duration,
-    new_cycle,
-    new_lead_result,
-    new_stay,
-    new_violation,
 )
 
 START, STOP, CANCEL = 1, 2, 4
@@ -881,7 +877,7 @@ class Engine:
         elapsed = run.elapsed(t)
         if not run.is_clock and outcome is Outcome.BREACHED and run.due is not None:
             elapsed = run.goal  # a cadence closes at its due instant
-        cycle = new_cycle(
+        cycle = Cycle(
             lead=state.lead,
             rule=run.rule,
             kind=run.kind,
@@ -938,7 +934,7 @@ class Engine:
             kind = ViolationKind.CADENCE_BREACHED
             at = cycle.due if cycle.due is not None else cycle.judged_at
         state.violations.append(
-            new_violation(
+            Violation(
                 lead=state.lead,
                 kind=kind,
                 rule=run.rule,
@@ -995,7 +991,7 @@ class Engine:
                 base = calendar.clock(entered)
             dwell = now - base
         state.stays.append(
-            new_stay(
+            Stay(
                 state.lead,
                 state.stage,
                 entered,
@@ -1015,7 +1011,7 @@ class Engine:
             at = limit_calendar.deadline(entered, limit.micros)
             rows = (state.entered_row,) + ((row,) if row is not None else ())
             state.violations.append(
-                new_violation(
+                Violation(
                     lead=state.lead,
                     kind=ViolationKind.STALL,
                     rule=stage.name,
@@ -1135,7 +1131,7 @@ class Engine:
             state.violations.sort(
                 key=lambda v: (v.at, v.kind.value, v.rule, tuple((o.file, o.row) for o in v.rows))
             )
-        return new_lead_result(
+        return LeadResult(
             lead=lead,
             first_time=rows[0].time if rows else as_of,
             last_time=rows[-1].time if rows else as_of,
@@ -1203,7 +1199,7 @@ class Engine:
             entered = stages[target]
             if not entered.initial:
                 state.violations.append(
-                    new_violation(
+                    Violation(
                         lead=state.lead,
                         kind=ViolationKind.INVALID_ENTRY,
                         rule=target,
@@ -1223,7 +1219,7 @@ class Engine:
             if handoff is None:
                 what = "a terminal stage" if stages[source].terminal else "a stage"
                 state.violations.append(
-                    new_violation(
+                    Violation(
                         lead=state.lead,
                         kind=ViolationKind.ILLEGAL_TRANSITION,
                         rule=f"{source} -> {target}",
@@ -1245,7 +1241,7 @@ class Engine:
                     )
                 if failed:
                     state.violations.append(
-                        new_violation(
+                        Violation(
                             lead=state.lead,
                             kind=ViolationKind.CRITERIA_UNMET,
                             rule=f"{source} -> {target}",

@@ -35,9 +35,18 @@ class ViolationKind(enum.Enum):
     CADENCE_BREACHED = "cadence_breached"
 
 
-@dataclass(frozen=True, slots=True)
+# _RECORDS: Cycle, Violation, Stay and LeadResult are read-only records but not frozen
+# dataclasses, for speed alone, as replay.Row: this module is compiled by mypyc
+# (docs/decisions.md) and a replay builds several per lead, and a frozen dataclass is built
+# through a Python-level `__init__` (each field set by `object.__setattr__`), where these
+# hand-written ones compile to a few stores. They compare and hash by value and pickle
+# through their constructors, as a frozen dataclass does; nothing assigns to a record.
+
+
+@dataclass(slots=True, init=False)
 class Cycle:
-    """One run of a clock or cadence for one lead, from its start to its end or as-of."""
+    """One run of a clock or cadence for one lead, from its start to its end or as-of.
+    Read-only (see `_RECORDS`)."""
 
     lead: str
     rule: str
@@ -65,10 +74,94 @@ class Cycle:
     # one agreement. Out of repr, so dumps of single-agreement results read as they always did.
     version: str | None = field(default=None, repr=False)
 
+    def __init__(
+        self,
+        lead: str,
+        rule: str,
+        kind: str,
+        index: int,
+        started: int,
+        start_row: Origin,
+        tier: int,
+        goal: int,
+        goal_text: str,
+        calendar: str,
+        due: int | None,
+        ended: int | None,
+        end_row: Origin | None,
+        judged_at: int,
+        outcome: Outcome,
+        at_risk: bool,
+        elapsed: int,
+        wall: int,
+        paused: int,
+        responsible: str | None,
+        count: int = 0,
+        required: int = 0,
+        version: str | None = None,
+    ) -> None:
+        self.lead = lead
+        self.rule = rule
+        self.kind = kind
+        self.index = index
+        self.started = started
+        self.start_row = start_row
+        self.tier = tier
+        self.goal = goal
+        self.goal_text = goal_text
+        self.calendar = calendar
+        self.due = due
+        self.ended = ended
+        self.end_row = end_row
+        self.judged_at = judged_at
+        self.outcome = outcome
+        self.at_risk = at_risk
+        self.elapsed = elapsed
+        self.wall = wall
+        self.paused = paused
+        self.responsible = responsible
+        self.count = count
+        self.required = required
+        self.version = version
 
-@dataclass(frozen=True, slots=True)
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[type[Cycle], tuple[Any, ...]]:
+        return (Cycle, self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.lead,
+            self.rule,
+            self.kind,
+            self.index,
+            self.started,
+            self.start_row,
+            self.tier,
+            self.goal,
+            self.goal_text,
+            self.calendar,
+            self.due,
+            self.ended,
+            self.end_row,
+            self.judged_at,
+            self.outcome,
+            self.at_risk,
+            self.elapsed,
+            self.wall,
+            self.paused,
+            self.responsible,
+            self.count,
+            self.required,
+            self.version,
+        )
+
+
+@dataclass(slots=True, init=False)
 class Violation:
-    """A broken promise: which lead, which clause, who is accountable, and the rows behind it."""
+    """A broken promise: which lead, which clause, who is accountable, and the rows behind it.
+    Read-only (see `_RECORDS`)."""
 
     lead: str
     kind: ViolationKind
@@ -88,10 +181,70 @@ class Violation:
     # one agreement. Out of repr, so dumps of single-agreement results read as they always did.
     version: str | None = field(default=None, repr=False)
 
+    def __init__(
+        self,
+        lead: str,
+        kind: ViolationKind,
+        rule: str,
+        clause: str,
+        responsible: str | None,
+        at: int,
+        rows: tuple[Origin, ...],
+        message: str,
+        details: tuple[tuple[str, str], ...] = (),
+        started: int | None = None,
+        due: int | None = None,
+        ended: int | None = None,
+        elapsed: int | None = None,
+        wall: int | None = None,
+        version: str | None = None,
+    ) -> None:
+        self.lead = lead
+        self.kind = kind
+        self.rule = rule
+        self.clause = clause
+        self.responsible = responsible
+        self.at = at
+        self.rows = rows
+        self.message = message
+        self.details = details
+        self.started = started
+        self.due = due
+        self.ended = ended
+        self.elapsed = elapsed
+        self.wall = wall
+        self.version = version
 
-@dataclass(frozen=True, slots=True)
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[type[Violation], tuple[Any, ...]]:
+        return (Violation, self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.lead,
+            self.kind,
+            self.rule,
+            self.clause,
+            self.responsible,
+            self.at,
+            self.rows,
+            self.message,
+            self.details,
+            self.started,
+            self.due,
+            self.ended,
+            self.elapsed,
+            self.wall,
+            self.version,
+        )
+
+
+@dataclass(slots=True, init=False)
 class Stay:
-    """A lead's time in one stage, from entering to leaving (or open at as-of)."""
+    """A lead's time in one stage, from entering to leaving (or open at as-of). Read-only
+    (see `_RECORDS`)."""
 
     lead: str
     stage: str
@@ -101,6 +254,44 @@ class Stay:
     dwell: int  # business microseconds on the stage's calendar, to leaving or as-of
     wall: int
     row: Origin
+
+    def __init__(
+        self,
+        lead: str,
+        stage: str,
+        entered: int,
+        left: int | None,
+        next_stage: str | None,
+        dwell: int,
+        wall: int,
+        row: Origin,
+    ) -> None:
+        self.lead = lead
+        self.stage = stage
+        self.entered = entered
+        self.left = left
+        self.next_stage = next_stage
+        self.dwell = dwell
+        self.wall = wall
+        self.row = row
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[type[Stay], tuple[Any, ...]]:
+        return (Stay, self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.lead,
+            self.stage,
+            self.entered,
+            self.left,
+            self.next_stage,
+            self.dwell,
+            self.wall,
+            self.row,
+        )
 
 
 class Activity(NamedTuple):
@@ -116,9 +307,9 @@ class Activity(NamedTuple):
     team: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class LeadResult:
-    """Everything the replay learned about one lead."""
+    """Everything the replay learned about one lead. Read-only (see `_RECORDS`)."""
 
     lead: str
     first_time: int
@@ -131,6 +322,53 @@ class LeadResult:
     violations: tuple[Violation, ...]
     activities: tuple[Activity, ...]
     attributes: tuple[tuple[str, str], ...]  # final values, as text, sorted by name
+
+    def __init__(
+        self,
+        lead: str,
+        first_time: int,
+        last_time: int,
+        final_stage: str | None,
+        owner: str | None,
+        events: int,
+        stays: tuple[Stay, ...],
+        cycles: tuple[Cycle, ...],
+        violations: tuple[Violation, ...],
+        activities: tuple[Activity, ...],
+        attributes: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.lead = lead
+        self.first_time = first_time
+        self.last_time = last_time
+        self.final_stage = final_stage
+        self.owner = owner
+        self.events = events
+        self.stays = stays
+        self.cycles = cycles
+        self.violations = violations
+        self.activities = activities
+        self.attributes = attributes
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __reduce__(self) -> tuple[type[LeadResult], tuple[Any, ...]]:
+        return (LeadResult, self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.lead,
+            self.first_time,
+            self.last_time,
+            self.final_stage,
+            self.owner,
+            self.events,
+            self.stays,
+            self.cycles,
+            self.violations,
+            self.activities,
+            self.attributes,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +456,8 @@ def builder(cls: type[_Record]) -> Callable[..., _Record]:
     a record equal to `cls(...)`, built for a fraction of the cost.
 
     A frozen dataclass sets each field through `object.__setattr__`; a million-event replay
-    builds about a million of these records, and that is a sixth of its time. The builder fills
+    builds an `Origin` per row (slaspec.columnar), which this makes a third as costly (the
+    records of this module have constructors of their own, see `_RECORDS`). The builder fills
     a plain twin class with the same slots and then gives the object its real class, which
     Python allows because the two layouts are identical. The code is generated from the
     dataclass's own field list, the way `dataclasses` generates `__init__`, so a new field
@@ -244,12 +483,6 @@ def builder(cls: type[_Record]) -> Callable[..., _Record]:
     exec(source, namespace)
     built: Callable[..., _Record] = namespace[f"build_{cls.__name__}"]
     return built
-
-
-new_stay = builder(Stay)
-new_cycle = builder(Cycle)
-new_violation = builder(Violation)
-new_lead_result = builder(LeadResult)
 
 
 def human_duration(micros: int) -> str:
