@@ -191,22 +191,21 @@ def _precode(parsed: Parsed) -> _Precoded:
         raise _Declined
     attribute_columns = [(key, arrays[i]) for key, i in header.attributes]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # pyarrow computes without the GIL: a second thread codes the columns that need no
-        # Python work while this one reads the types and the timestamps.
+        # pyarrow computes without the GIL: a second thread codes the attribute cells and finds
+        # the duplicate event ids while this one reads the types and the timestamps (Python
+        # work per distinct hour) and codes the rest, about as long.
         cells = pool.submit(_Cells.of, attribute_columns, rows)
-        coding = pool.submit(
-            _coded,
-            column(readers.ACTOR),
-            column(readers.TEAM),
-            column(readers.EVENT_ID),
-            lead,
-        )
+        kept = pool.submit(_first_occurrences, column(readers.EVENT_ID), rows)
         kind = pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES)
         if kind.null_count:
             raise _Declined
         time = _times(column(readers.TIMESTAMP), parsed.is_ascii)
-        actors, teams, kept, leads = coding.result()
-        return _Precoded(kind.cast(pa.int8()), time, cells.result(), actors, teams, kept, leads)
+        actors = _Coded.of(column(readers.ACTOR), rows)
+        teams = _Coded.of(column(readers.TEAM), rows)
+        leads = lead.dictionary_encode()
+        return _Precoded(
+            kind.cast(pa.int8()), time, cells.result(), actors, teams, kept.result(), leads
+        )
 
 
 @contextmanager
@@ -223,14 +222,22 @@ def _allocator() -> Iterator[None]:
 
 def _parse(data: bytes, name: str) -> Parsed:
     """The log's columns; _Declined as soon as it turns out not to be plain."""
-    start, lines, is_ascii = _plain_text(data)
+    start = len(_BOM) if data.startswith(_BOM) else 0
     end = data.find(b"\n", start)
-    if end < 0 or end + 1 == len(data):
-        raise _Declined  # a header without rows: the reference adds a warning
-    header = readers._header(data[start:end].decode("utf-8").split(","), name, 1)
+    if len(data) > _MAX_BYTES or end < 0 or end + 1 == len(data):
+        raise _Declined  # too large for a text column, or a header without rows
+    try:
+        names = data[start:end].decode("utf-8").split(",")
+    except UnicodeDecodeError:
+        raise _Declined from None
+    header = readers._header(names, name, 1)
     if not isinstance(header, readers._Header):
         raise _Declined
-    table = _read(pa.py_buffer(data).slice(end + 1), header.width)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # pyarrow parses without the GIL while this thread checks that the text is plain.
+        reading = pool.submit(_read, pa.py_buffer(data).slice(end + 1), header.width)
+        _, lines, is_ascii = _plain_text(data)
+        table = reading.result()
     rows = table.num_rows
     if rows != lines - 1:
         raise _Declined  # each line after the header must be one row
@@ -251,19 +258,71 @@ def _prepare(
 ) -> replay.Prepared:
     """The columnar preparation; _Declined as soon as the log turns out not to be plain."""
     header, arrays, rows = parsed.header, parsed.arrays, parsed.rows
-
-    def column(key: str) -> Any:
-        index = header.index[key]
-        return arrays[index] if index < header.width else None
-
     coded = parsed.precoded if parsed.precoded is not None else _precode(parsed)
-    kind, time, attributes = coded.kind, coded.time, coded.cells
-    actors, teams, kept, leads = coded.actors, coded.teams, coded.kept, coded.leads
-    is_update = pc.equal(kind, _UPDATE)
-    values = _values(column(readers.VALUE), is_update, pc.equal(kind, _STAGE), agreement)
-    pairs = _pairs(attributes, agreement)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The rows' order needs no agreement and is pyarrow's work, without the GIL: a second
+        # thread finds it while this one resolves stage values and types attribute cells.
+        ordering = pool.submit(_order, coded, rows, as_of)
+        kind = coded.kind
+        index = header.index[readers.VALUE]
+        value = arrays[index] if index < header.width else None
+        values = _values(value, pc.equal(kind, _UPDATE), pc.equal(kind, _STAGE), agreement)
+        pairs = _pairs(coded.cells, agreement)
+        order = ordering.result()
     del arrays[:]  # the text columns are coded now
+    source, cells, ends = order.source, order.cells, order.ends
+    # The rows that carry attribute cells, and how many of them come before each block of leads.
+    carrying = pc.indices_nonzero(order.carries)
+    counted = pc.cumulative_sum(order.carries.cast(pa.int64()))
+    last_rows = [ends[first - 1] - 1 for first in range(BLOCK_LEADS, len(ends), BLOCK_LEADS)]
+    carried_before = [0, *pc.take(counted, pa.array(last_rows, pa.int64())).to_pylist()]
+    columns = _Columns(
+        name=name,
+        start_seq=start_seq,
+        time=order.time,
+        kind=order.kind,
+        row=source,
+        value=pc.if_else(cells, values.none, pc.take(values.codes, source)),
+        values=values.words,
+        actor=coded.actors.taken(source),
+        actors=coded.actors.words,
+        team=coded.teams.taken(source),
+        teams=coded.teams.words,
+        carries=order.carries,
+        carried_before=carried_before,
+        attributes=coded.cells.taken(pc.take(source, carrying)),
+        pairs=pairs,
+        cells=cells,
+    )
+    accounting = Accounting(rows, order.replayed, 0, order.duplicate, order.after)
+    grouped = _Leads(order.ids, ends, columns)
+    return replay.Prepared(grouped, order.as_of, accounting, ())
 
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """The rows to replay in replay order: each one's place among the log's rows, whether it
+    holds the cells split off a row, its kind rank, instant and whether it carries attribute
+    cells; the leads' ids in order and where each one's rows end; and the accounting."""
+
+    source: Any
+    cells: Any
+    kind: Any
+    time: Any
+    carries: Any
+    ids: list[str]
+    ends: list[int]
+    as_of: int
+    replayed: int
+    duplicate: int
+    after: int
+
+
+def _order(coded: _Precoded, rows: int, as_of: int | None) -> _Order:
+    """Duplicates, rows after as-of, split cells and the sort of `replay.prepare`, column-wise."""
+    kind, time, kept, leads = coded.kind, coded.time, coded.kept, coded.leads
+    present = coded.cells.present
+    is_update = pc.equal(kind, _UPDATE)
     duplicate = rows - pc.sum(kept).as_py()
     after = 0
     replayed = kept
@@ -277,7 +336,7 @@ def _prepare(
     # Attribute cells on a stage, activity or assign row become an update row of their own,
     # at the same instant and with the same seq, before the row (replay.prepare).
     base = pc.indices_nonzero(replayed)
-    split = pc.indices_nonzero(pc.and_(pc.and_not(attributes.present, is_update), replayed))
+    split = pc.indices_nonzero(pc.and_(pc.and_not(present, is_update), replayed))
     source = pa.concat_arrays([base.cast(pa.int64()), split.cast(pa.int64())])
     cells = pa.concat_arrays(
         [pa.repeat(pa.scalar(False), len(base)), pa.repeat(pa.scalar(True), len(split))]
@@ -300,44 +359,19 @@ def _prepare(
     kinds = pc.take(kinds, order)
     runs = pc.run_end_encode(pc.take(lead_rank, order))
     ids = pc.take(leads.dictionary, pc.take(by_id, runs.values)).to_pylist()
-    carries = pc.or_(cells, pc.and_(pc.equal(kinds, _UPDATE), pc.take(attributes.present, source)))
-    ends = runs.run_ends.to_pylist()
-    # The rows that carry attribute cells, and how many of them come before each block of leads.
-    carrying = pc.indices_nonzero(carries)
-    counted = pc.cumulative_sum(carries.cast(pa.int64()))
-    last_rows = [ends[first - 1] - 1 for first in range(BLOCK_LEADS, len(ends), BLOCK_LEADS)]
-    carried_before = [0, *pc.take(counted, pa.array(last_rows, pa.int64())).to_pylist()]
-    columns = _Columns(
-        name=name,
-        start_seq=start_seq,
-        time=pc.take(times, order),
-        kind=kinds,
-        row=source,
-        value=pc.if_else(cells, values.none, pc.take(values.codes, source)),
-        values=values.words,
-        actor=actors.taken(source),
-        actors=actors.words,
-        team=teams.taken(source),
-        teams=teams.words,
-        carries=carries,
-        carried_before=carried_before,
-        attributes=attributes.taken(pc.take(source, carrying)),
-        pairs=pairs,
-        cells=cells,
-    )
-    accounting = Accounting(rows, len(base), 0, duplicate, after)
-    grouped = _Leads([sys.intern(lead_id) for lead_id in ids], ends, columns)
-    return replay.Prepared(grouped, as_of, accounting, ())
-
-
-def _coded(actor: Any, team: Any, event_id: Any, lead: Any) -> tuple[_Coded, _Coded, Any, Any]:
-    """The columns that take no Python work per distinct cell, coded."""
-    rows = len(lead)
-    return (
-        _Coded.of(actor, rows),
-        _Coded.of(team, rows),
-        _first_occurrences(event_id, rows),
-        lead.dictionary_encode(),
+    carries = pc.or_(cells, pc.and_(pc.equal(kinds, _UPDATE), pc.take(present, source)))
+    return _Order(
+        source,
+        cells,
+        kinds,
+        pc.take(times, order),
+        carries,
+        [sys.intern(lead_id) for lead_id in ids],
+        runs.run_ends.to_pylist(),
+        as_of,
+        len(base),
+        duplicate,
+        after,
     )
 
 
