@@ -663,8 +663,9 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
         attributes = self._attributes(number, part(columns.carries))
         cells: list[bool] = part(columns.cells)
         values, name, start_seq = columns.values, columns.name, columns.start_seq
-        # Module globals are looked up on every use: bound here once.
-        row, new_origin, event_kinds, first_line = _Row, _new_origin, _KINDS, _FIRST_LINE
+        # Module globals are looked up on every use: bound here once (but not the class, whose
+        # constructor compiled code calls directly).
+        new_origin, event_kinds, first_line = _new_origin, _KINDS, _FIRST_LINE
         # An indexed loop rather than map(): compiled, it calls Row's constructor directly.
         block: dict[str, tuple[_Row, ...]] = {}
         index = 0
@@ -673,7 +674,7 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
             while index < end - start:
                 position = positions[index]
                 rows.append(
-                    row(
+                    replay.Row(
                         lead,
                         times[index],
                         event_kinds[kinds[index]],
