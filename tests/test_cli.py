@@ -632,3 +632,21 @@ def test_a_reader_that_goes_away_gets_no_traceback() -> None:
         error = process.stderr.read()
         assert process.wait(timeout=300) == 0
     assert b"Traceback" not in error and b"Exception ignored" not in error
+
+
+@pytest.mark.parametrize("exit_follows", [False, True])
+def test_the_collector_stays_paused_after_a_replay_only_when_the_process_exits(
+    run: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, exit_follows: bool
+) -> None:
+    """`entry` exits right after `main`: re-enabling the collector there would only make it walk
+    every object the replay left alive. In-process callers get it back as it was."""
+    import gc
+
+    monkeypatch.setattr(cli, "_exit_follows", exit_follows)
+    assert gc.isenabled()
+    try:
+        result = run("replay", "agreements/harbour-b2b.sla", "examples/harbour-b2b.events.csv")
+        assert result.code == 0
+        assert gc.isenabled() is not exit_follows
+    finally:
+        gc.enable()
