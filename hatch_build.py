@@ -25,7 +25,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-COMPILED = ("analysis", "calendar", "columnar", "replay", "results")
+COMPILED = ("analysis", "calendar", "columnar", "columnar_parse", "replay", "results")
 GROUP = "slaspec__mypyc"  # the shared library the compiled modules live in
 STAMP = "_compiled.json"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import ROOT, TODAY
-from slaspec import cli, columnar
+from slaspec import cli, columnar, columnar_parse
 
 EXAMPLES = [
     ("agreements/harbour-b2b.sla", "examples/harbour-b2b.events.csv"),
@@ -36,7 +36,7 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     when parsing (read ahead, beside the agreement's checks) or when preparing."""
     calls: list[bool] = []
     real: Callable[..., Any] = columnar.prepare_csv
-    real_parse: Callable[..., Any] = columnar.parse_csv
+    real_parse: Callable[..., Any] = columnar_parse.parse_csv
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         prepared = real(*args, **kwargs)
@@ -50,7 +50,7 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         return parsed
 
     monkeypatch.setattr(columnar, "prepare_csv", spy)
-    monkeypatch.setattr(columnar, "parse_csv", parse_spy)
+    monkeypatch.setattr(columnar_parse, "parse_csv", parse_spy)
     return calls
 
 
@@ -166,7 +166,7 @@ def test_the_log_is_parsed_in_a_thread_while_the_agreement_is_checked(
 ) -> None:
     agreement, log = EXAMPLES[0]
     seen: list[tuple[str, str]] = []
-    real_parse: Callable[..., Any] = columnar.parse_csv
+    real_parse: Callable[..., Any] = columnar_parse.parse_csv
     real_prepare: Callable[..., Any] = columnar.prepare_csv
     real_load: Callable[..., Any] = cli._load_agreement
 
@@ -182,7 +182,7 @@ def test_the_log_is_parsed_in_a_thread_while_the_agreement_is_checked(
         seen.append(("prepare with columns", str(parsed is not None)))
         return real_prepare(*args, parsed=parsed)
 
-    monkeypatch.setattr(columnar, "parse_csv", parse)
+    monkeypatch.setattr(columnar_parse, "parse_csv", parse)
     monkeypatch.setattr(columnar, "prepare_csv", prepare)
     monkeypatch.setattr(cli, "_load_agreement", load)
     ahead = replay(capsys, monkeypatch, "1", agreement, log, "--format", "json")

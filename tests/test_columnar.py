@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slaspec import columnar, generate, readers, replay
+from slaspec import columnar, columnar_parse, generate, readers, replay
 from slaspec.compiler import Agreement
 from slaspec.events import Origin
 from slaspec.pipeline import check_agreement
@@ -704,7 +704,7 @@ def test_declined(data: bytes) -> None:
 
 def test_text_decoded_piece_by_piece(monkeypatch: pytest.MonkeyPatch) -> None:
     # Pieces of one byte: every character of more than one byte straddles a boundary.
-    monkeypatch.setattr(columnar, "_DECODED_BYTES", 1)
+    monkeypatch.setattr(columnar_parse, "_DECODED_BYTES", 1)
     wide = LOG.replace("Ann Smith", "Zoë €\U0001d518").replace("\nL2,", "\nЖ,")
     check(wide.encode(), agreement("cases"))
     for data in (
@@ -717,17 +717,17 @@ def test_text_decoded_piece_by_piece(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_log_too_large_for_a_text_column_is_declined(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(columnar, "_MAX_BYTES", len(LOG) - 1)
+    monkeypatch.setattr(columnar_parse, "_MAX_BYTES", len(LOG) - 1)
     assert columnar_prepare(LOG.encode(), "big.csv", agreement("cases")) == (
         None,
         readers.ReadCounter(),
     )
-    monkeypatch.setattr(columnar, "_MAX_BYTES", len(LOG))
+    monkeypatch.setattr(columnar_parse, "_MAX_BYTES", len(LOG))
     check(LOG.encode(), agreement("cases"))
 
 
 def test_the_default_memory_pool_is_left_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
-    arrow = columnar.pa  # type: ignore[attr-defined]
+    arrow = columnar_parse.pa  # type: ignore[attr-defined]
     before = arrow.default_memory_pool().backend_name
     check(LOG.encode(), agreement("cases"))
     assert columnar_prepare(b"x,y\n", "d.csv", agreement("cases"))[0] is None
@@ -737,7 +737,7 @@ def test_the_default_memory_pool_is_left_as_it_was(monkeypatch: pytest.MonkeyPat
         raise NotImplementedError("this pyarrow is built without jemalloc")
 
     monkeypatch.setattr(arrow, "jemalloc_memory_pool", no_jemalloc)
-    assert columnar._pool().backend_name == "system"
+    assert columnar_parse._pool().backend_name == "system"
 
 
 def test_the_undeclined_log_is_read() -> None:
@@ -773,7 +773,7 @@ def test_special_characters_are_every_one_str_strip_or_splitlines_treats_special
     special = {
         ch for ch in map(chr, range(0x110000)) if ch.isspace() or len(f"a{ch}b".splitlines()) > 1
     }
-    assert special - {" ", "\n"} == set(columnar._SPECIAL)
+    assert special - {" ", "\n"} == set(columnar_parse._SPECIAL)
 
 
 # ---------------------------------------------------------------- forked processes

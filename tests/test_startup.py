@@ -34,6 +34,7 @@ ON_DEMAND = {
     "slaspec.diff": "diff",
     "pyarrow": "replays of a single CSV log of 8 MB or more (slaspec.columnar)",
     "slaspec.columnar": "replays of a single CSV log of 8 MB or more",
+    "slaspec.columnar_parse": "replays of a single CSV log of 8 MB or more",
 }
 # What only replays, explain and schema need: a lint or fmt in a pre-commit hook skips them.
 REPORTING = ("pydantic", "slaspec.report", "slaspec.render", "slaspec.analysis", "slaspec.readers")
@@ -113,4 +114,4 @@ def test_the_probe_sees_pyarrow_when_columns_are_read(
 ) -> None:
     monkeypatch.setenv("SLASPEC_COLUMNAR", "1")  # the shortcut whatever the log's size
     replayed = ["replay", "agreements/solo-consultant.sla", "examples/solo-consultant.events.csv"]
-    assert _loaded(*replayed) == {"pyarrow", "slaspec.columnar"}
+    assert _loaded(*replayed) == {"pyarrow", "slaspec.columnar", "slaspec.columnar_parse"}

@@ -23,12 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, NoReturn, TextIO, TypeVar
 
-from slaspec import __version__, reporters
-from slaspec import calendar as business_calendar
+from slaspec import __version__
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
 from slaspec.events import Event
-from slaspec.parser import parse
-from slaspec.pipeline import Checked, check_agreement
 from slaspec.source import Source
 
 if TYPE_CHECKING:
@@ -36,9 +33,10 @@ if TYPE_CHECKING:
 
     # Imported where they are used: `lint`, `fmt` and `graph` need no log reader and no report
     # (the report's pydantic models alone take a tenth of a second to build).
-    from slaspec import columnar, readers
+    from slaspec import columnar_parse, readers
     from slaspec.analysis import Analyser, Analysis, Tallies
     from slaspec.compiler import Agreement
+    from slaspec.pipeline import Checked
     from slaspec.replay import Prepared
     from slaspec.report import InputFile, Report, Tally
     from slaspec.results import Violation
@@ -159,6 +157,8 @@ def _today() -> dt.date:
 def _check_file(
     path: str, compile_: bool = True
 ) -> tuple[Checked | None, dict[str, Source], list[Diagnostic]]:
+    from slaspec.pipeline import check_agreement
+
     source = read_source(path)
     if isinstance(source, Diagnostic):
         return None, {}, [source]
@@ -169,6 +169,8 @@ def _check_file(
 
 def _load_agreement(path: str) -> Checked:
     """Check an agreement for a command that needs it compiled; exit 2 when it has errors."""
+    from slaspec import reporters
+
     checked, sources, diagnostics = _check_file(path)
     if checked is None or checked.agreement is None:
         errors = [d for d in diagnostics if d.severity is Severity.ERROR]
@@ -182,6 +184,8 @@ def _load_agreement(path: str) -> Checked:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from slaspec import reporters
+
     diagnostics: list[Diagnostic] = []
     sources: dict[str, Source] = {}
     could_not_run = False
@@ -208,7 +212,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from slaspec import formatter
+    from slaspec import formatter, reporters
+    from slaspec.parser import parse
 
     status = EXIT_OK
     for path in expand_paths(args.paths):
@@ -326,8 +331,9 @@ class _Logs:
         try:
             # pyarrow's import (about a fifth of a second) while the thread reads the file. It
             # is imported here, not in the thread, so that the two threads never import at once:
-            # the thread waits for it before it parses.
-            from slaspec import columnar  # noqa: F401
+            # the thread waits for it before it parses. columnar_parse needs neither the
+            # agreement's modules nor the replay's: those are imported after, beside the parse.
+            from slaspec import columnar_parse  # noqa: F401
         finally:
             imported.set()
 
@@ -369,9 +375,9 @@ class _Logs:
         if parse is None:
             return _Columns(data, sha256, None, declined=False)
         parse.wait()
-        from slaspec import columnar
+        from slaspec import columnar_parse
 
-        parsed = columnar.parse_csv(data, path)
+        parsed = columnar_parse.parse_csv(data, path)
         return _Columns(data, sha256, parsed, declined=parsed is None)
 
     def _columnar(self, agreement: Agreement, as_of: int | None) -> Prepared | None:
@@ -493,7 +499,7 @@ class _Columns:
 
     data: bytes | None
     sha256: concurrent.futures.Future[str] | None
-    parsed: columnar.Parsed | None
+    parsed: columnar_parse.Parsed | None
     declined: bool
 
 
@@ -535,6 +541,8 @@ def _agreement_inputs(checked: Checked) -> list[InputFile]:
 
 
 def _report_file_errors(logs: _Logs, strict: bool) -> None:
+    from slaspec import reporters
+
     if not logs.file_errors:
         return
     sys.stderr.write(reporters.render_text(logs.file_errors, {}, _use_color(sys.stderr, "auto")))
@@ -923,6 +931,8 @@ def _history(args: argparse.Namespace, checked: Checked) -> VersionedEngine | No
 
     Replaces args.history by the checked versions, so their files are recorded in the report.
     """
+    from slaspec import reporters
+
     paths = list(expand_paths(args.history or ()))
     if not paths:
         args.history = []
@@ -966,6 +976,8 @@ def _replay_checked(
     logs: _Logs,
     as_of: int | None,
 ) -> int:
+    from slaspec import calendar as business_calendar
+    from slaspec import reporters
     from slaspec.replay import Engine
     from slaspec.report import summary_report
 

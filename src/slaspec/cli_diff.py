@@ -19,7 +19,6 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from slaspec import reporters
 from slaspec.cli import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -35,12 +34,11 @@ from slaspec.cli import (
     read_source,
 )
 from slaspec.diagnostics import Diagnostic, Severity
-from slaspec.loader import Reader
-from slaspec.pipeline import check_agreement
 from slaspec.source import Source
 
 if TYPE_CHECKING:
     from slaspec.diff import Impact, Version
+    from slaspec.loader import Reader
 
 # cli.py's subcommands are parsers of its own ArgumentParser subclass.
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
@@ -153,6 +151,8 @@ def load_version(spec: str) -> Version:
     """The checked, compiled version an OLD or NEW argument names; a UsageError when it has
     errors or cannot be read."""
     from slaspec import diff as semantic
+    from slaspec import reporters
+    from slaspec.pipeline import check_agreement
 
     root, reader = resolve(spec)
     if isinstance(root, Diagnostic):

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, TypeVar
 
-from slaspec import reporters
 from slaspec.cli import EXIT_FINDINGS, EXIT_OK, UsageError, _Logs, _write_output
 from slaspec.diagnostics import Diagnostic, sort_key
 from slaspec.events import Event
@@ -112,6 +111,7 @@ def add_import_command(commands: argparse._SubParsersAction[Parser]) -> None:
 
 def load(args: argparse.Namespace) -> tuple[ExportMapping, ...]:
     """The mappings named by --mapping and --preset; a UsageError naming file:line:col if bad."""
+    from slaspec import reporters
     from slaspec.mapping import ExportMapping, load_mapping
 
     mappings: list[ExportMapping] = []
@@ -322,7 +322,7 @@ def _summary(
     output: str | None,
     checked: Checked | None,
 ) -> str:
-    from slaspec import importer
+    from slaspec import importer, reporters
 
     parts: list[str] = []
     problems = sorted([*logs.file_errors, *rejections], key=sort_key)

@@ -18,7 +18,6 @@ import shlex
 from collections.abc import Iterable
 from typing import TypeVar
 
-from slaspec import calendar as cal
 from slaspec.cli import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -38,6 +37,8 @@ FORMATS = ("markdown", "html")
 
 def year(text: str) -> int:
     """A calendar year the holiday tables can list."""
+    from slaspec import calendar as cal
+
     try:
         value = int(text)
     except ValueError:

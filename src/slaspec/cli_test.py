@@ -16,11 +16,13 @@ import argparse
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from slaspec.cli import AGREEMENT_SUFFIX, UsageError, _today, _write_output, read_source
 from slaspec.diagnostics import Diagnostic
-from slaspec.pipeline import Checked, check_agreement
+
+if TYPE_CHECKING:
+    from slaspec.pipeline import Checked
 
 # cli.py's subcommands are parsers of its own ArgumentParser subclass.
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
@@ -112,6 +114,8 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def _check(path: str) -> Checked | Diagnostic:
+    from slaspec.pipeline import check_agreement
+
     source = read_source(path)
     if isinstance(source, Diagnostic):
         return source
