@@ -233,6 +233,44 @@ def test_a_failed_child_leaves_its_chunks_to_the_parent(
     assert shared.read_bytes() == alone.read_bytes()
 
 
+def test_a_child_that_fails_after_sending_some_chunks_leaves_the_rest_to_the_parent(
+    log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child sends each chunk as it is done: those it sent are kept, the one it failed on
+    and any it claimed after are replayed by the parent."""
+    monkeypatch.setattr(cli, "_today", lambda: TODAY)
+    monkeypatch.setattr(cli, "_CHUNK_LEADS", 2)
+    parent = os.getpid()
+    replay_lead = Engine.replay_lead
+    replayed_here: set[str] = set()
+    sent = 0
+
+    def failing_later_in_the_child(self: Engine, lead: str, *args: Any, **kwargs: Any) -> Any:
+        nonlocal sent
+        if os.getpid() != parent:
+            sent += 1
+            if sent > 5:  # two chunks and a lead of a third are replayed first
+                raise RuntimeError("the forked process fails")
+        else:
+            replayed_here.add(lead)
+        return replay_lead(self, lead, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "replay_lead", failing_later_in_the_child)
+    monkeypatch.setenv("SLASPEC_JOBS", "1")
+    alone = tmp_path / "alone.json"
+    assert cli.main(["replay", str(BASE), str(log_file), "--format", "json", "-o", str(alone)]) == 0
+    every = len(replayed_here)
+    replayed_here.clear()
+    monkeypatch.setenv("SLASPEC_JOBS", "2")
+    shared = tmp_path / "shared.json"
+    assert (
+        cli.main(["replay", str(BASE), str(log_file), "--format", "json", "-o", str(shared)]) == 0
+    )
+    assert shared.read_bytes() == alone.read_bytes()
+    # The parent did not replay every lead: what the child sent before failing was kept.
+    assert 0 < len(replayed_here) < every
+
+
 def test_when_no_process_can_be_forked_the_parent_replays_everything(
     log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

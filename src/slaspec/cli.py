@@ -15,6 +15,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import queue
 import sys
 import threading
 import time
@@ -743,7 +744,8 @@ def _replay_all(
     same analysis tallies in either process. The two processes take the next unclaimed chunk
     from a shared counter, so neither waits for the other (a forked child runs slower, paying
     to copy the pages it touches), and the chunks are put back in chunk order: the output never
-    depends on who replayed what.
+    depends on who replayed what. The child sends each chunk as soon as it is done, and the
+    parent takes them between its own, so that at the end only the last one is in transit.
     """
     leads = list(prepared.leads)
     chunks = [leads[i : i + _CHUNK_LEADS] for i in range(0, len(leads), _CHUNK_LEADS)]
@@ -768,21 +770,24 @@ def _replay_all(
                 return
             yield index
 
-    child = context.Process(
-        target=_replay_child,
-        args=(lambda: _replay_chunks(engine, prepared, chunks, needs, claimed()), sender),
-        daemon=True,
-    )
+    def replayed() -> Iterator[tuple[int, _Rendered]]:
+        for index in claimed():
+            yield index, _replay_chunk(engine, prepared, chunks[index], needs)
+
+    child = context.Process(target=_replay_child, args=(replayed, sender), daemon=True)
     with contextlib.suppress(OSError):  # cannot fork (process limits): the parent does it all
         child.start()
     sender.close()
     done: dict[int, _Rendered] = {}
+    sent = True  # until the child's end is seen (EOF: all sent, or it failed)
     for index in claimed():
         done.update(_replay_chunks(engine, prepared, chunks, needs, [index]))
         if progress is not None:
             progress.claimed(counter.value)
-    with contextlib.suppress(EOFError):  # the child failed; its chunks are replayed below
-        done.update(receiver.recv())
+        while sent and receiver.poll():
+            sent = _received(receiver, done)
+    while sent:
+        sent = _received(receiver, done)
     if child.pid is not None:
         child.join()
     # Chunks the child claimed but never sent: replaying them here raises the child's error
@@ -792,10 +797,33 @@ def _replay_all(
     return _joined(done)
 
 
-def _replay_child(work: Callable[[], dict[int, _Rendered]], sender: Connection) -> None:
-    """The forked side of `_replay_all`: replay claimed chunks, send them back, exit."""
+def _received(receiver: Connection, done: dict[int, _Rendered]) -> bool:
+    """Take one chunk the child sent; False at the end of what it sends (or if it failed:
+    the chunks it claimed but never sent are replayed by the parent)."""
     try:
-        sender.send(work())
+        index, rendered = receiver.recv()
+    except EOFError:
+        return False
+    done[index] = rendered
+    return True
+
+
+def _replay_child(work: Callable[[], Iterator[tuple[int, _Rendered]]], sender: Connection) -> None:
+    """The forked side of `_replay_all`: replay claimed chunks, sending each back as it is done
+    (a thread sends, so that replaying goes on while the parent is busy), then exit."""
+    outbox: queue.SimpleQueue[tuple[int, _Rendered] | None] = queue.SimpleQueue()
+
+    def send() -> None:
+        while (item := outbox.get()) is not None:
+            sender.send(item)
+
+    try:
+        sending = threading.Thread(target=send)
+        sending.start()
+        for item in work():
+            outbox.put(item)
+        outbox.put(None)
+        sending.join()
     except BaseException:
         os._exit(1)  # the parent sees EOF and replays the missing chunks itself
     sender.close()
