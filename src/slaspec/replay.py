@@ -471,6 +471,7 @@ class _Lead:
         "entered_row",
         "entries",
         "lead",
+        "next_expiry",
         "notes",
         "owner",
         "runs",
@@ -498,6 +499,8 @@ class _Lead:
         self.violations: list[Violation] = []
         self.notes: list[str] = []
         self.tracing = tracing
+        # No cadence cycle can have expired at or before this instant (`expire_cadences`).
+        self.next_expiry = _NEVER
 
 
 # A compiled criterion: (lead state, instant, stage that `since` defaults to) -> holds.
@@ -843,6 +846,8 @@ class Engine:
         index = state.counts.get(cadence.name, 0) + 1
         state.counts[cadence.name] = index
         calendar = self.calendars[cadence.within.calendar]
+        due = _deadline(calendar, t, cadence.within.micros)
+        state.next_expiry = min(state.next_expiry, _ALWAYS if due is None else due)
         state.runs[cadence.name] = _Run(
             cadence.name,
             "cadence",
@@ -856,7 +861,7 @@ class Engine:
             calendar,
             cadence.responsible or self.owner_of(state.stage),
             None,
-            due=_deadline(calendar, t, cadence.within.micros),
+            due=due,
             required=cadence.minimum,
         )
         if state.tracing:
@@ -956,8 +961,11 @@ class Engine:
         # Elapsed time never decreases and equals the goal at `due`, so no window can have
         # passed by then: the clock is read only for instants after it. Whether a run expired
         # depends on that run alone, so the expired ones are found first and closed after, in
-        # the same order (closing removes them from `runs`).
+        # the same order (closing removes them from `runs`). The earliest due instant of the
+        # runs left is kept: until then the fold does not call this again (a cadence's due
+        # instant never moves, and one started later lowers it).
         expired: list[_Run] | None = None  # most events expire nothing: no list for them
+        soonest = _NEVER
         for run in state.runs.values():
             if run.is_clock:
                 continue
@@ -966,6 +974,11 @@ class Engine:
                 if expired is None:
                     expired = []
                 expired.append(run)
+            elif due is None:
+                soonest = _ALWAYS
+            elif due < soonest:
+                soonest = due
+        state.next_expiry = soonest
         if expired is None:
             return
         for run in expired:
@@ -1053,6 +1066,7 @@ class Engine:
         )
         first = True
         events = 0
+        fired: dict[str, int] = {}  # rule -> the actions an event fires (one dict for the lead)
         for row in rows:
             t, kind, value, actor, team = row.time, row.kind, row.value, row.actor, row.team
             cells, origin, split = row.attributes, row.origin, row.cells
@@ -1063,9 +1077,10 @@ class Engine:
                     attributes.pop(name, None)
                 else:
                     attributes[name] = cell
-            if runs and expire is not None:
+            if runs and expire is not None and t > state.next_expiry:
                 expire(state, t)
-            fired: dict[str, int] = {}
+            if fired:
+                fired.clear()
             if first and not split:
                 # The first row of the lead creates it; cells split off a row are part of it.
                 _add(fired, self.on_create, runs)
@@ -1379,6 +1394,8 @@ def _compare(value: Value, op: Callable[[Any, Any], Any], other: Any) -> bool:
         return False
 
 
+# `_Lead.next_expiry` when no cadence cycle runs, and when one's due instant is unknown.
+_NEVER, _ALWAYS = 1 << 61, -(1 << 61)  # beyond any instant, and short ints when compiled
 # Texts of attribute values kept by `Engine.shown`; enough for every distinct score or amount of
 # a large log, bounded for logs whose values (e.g. instants) are nearly all distinct.
 _TEXTS_KEPT = 65_536
