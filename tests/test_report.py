@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import random
 from collections import defaultdict
 
@@ -14,15 +15,15 @@ from slaspec import readers
 from slaspec.replay import Engine, prepare, replay_prepared
 from slaspec.report import (
     InputFile,
-    Tally,
     attainment,
     build_report,
     iso,
     rule_summaries,
     summary_report,
     tally,
+    tally_rules,
 )
-from slaspec.results import Cycle, ReplayResult
+from slaspec.results import Cycle, ReplayResult, Tally
 
 AGREEMENT_PATH = ROOT / "agreements" / "harbour-b2b.sla"
 LOG_PATH = ROOT / "examples" / "harbour-b2b.events.csv"
@@ -107,7 +108,12 @@ def test_tallies_of_disjoint_leads_merge_exactly(cut: int, seed: int) -> None:
     whole = tally(RESULT.leads)
     assert merged.outcomes == whole.outcomes
     assert merged.by_kind == whole.by_kind and merged.by_team == whole.by_team
-    assert merged.rules(AGREEMENT) == rule_summaries(AGREEMENT, RESULT)  # type: ignore[arg-type]
+    assert tally_rules(merged, AGREEMENT) == rule_summaries(AGREEMENT, RESULT)  # type: ignore[arg-type]
+    # A tally crosses processes pickled (the command's forked replay).
+    again = pickle.loads(pickle.dumps(merged))
+    assert type(again) is Tally
+    assert (again.outcomes, again.by_version) == (merged.outcomes, merged.by_version)
+    assert (again.by_kind, again.by_team) == (merged.by_kind, merged.by_team)
 
 
 def test_summary_report_is_build_report_without_the_long_lists() -> None:
@@ -139,7 +145,7 @@ def test_summary_report_is_build_report_without_the_long_lists() -> None:
 
 
 def test_a_rule_with_no_cycles_has_no_attainment() -> None:
-    empty = Tally().rules(AGREEMENT)  # type: ignore[arg-type]
+    empty = tally_rules(Tally(), AGREEMENT)  # type: ignore[arg-type]
     assert [rule.name for rule in empty] == ["first_touch", "sql_follow_up", "sal_calls"]
     for rule in empty:
         assert rule.by_team == []

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from slaspec.compiler import Agreement
     from slaspec.pipeline import Checked
     from slaspec.replay import Prepared
-    from slaspec.report import InputFile, Report, Tally
-    from slaspec.results import Violation
+    from slaspec.report import InputFile, Report
+    from slaspec.results import Tally, Violation
     from slaspec.versions import LeadReplayer, VersionedEngine
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -613,7 +613,7 @@ def _replay_chunk(
 ) -> _Rendered:
     """Replay some prepared leads (in order) and render only what the outputs need."""
     from slaspec import render as report_render
-    from slaspec.report import Tally
+    from slaspec.results import Tally
 
     rows, as_of = prepared.leads, prepared.as_of
     results = [engine.replay_lead(lead, rows[lead], as_of) for lead in leads]
@@ -817,23 +817,25 @@ def _replay_child(work: Callable[[], Iterator[tuple[int, _Rendered]]], sender: C
         while (item := outbox.get()) is not None:
             sender.send(item)
 
+    sending = threading.Thread(target=send)
+    code = 0
     try:
-        sending = threading.Thread(target=send)
         sending.start()
         for item in work():
             outbox.put(item)
+    except BaseException:
+        code = 1  # the chunks done are still sent; the parent replays the rest itself
+    with contextlib.suppress(BaseException):
         outbox.put(None)
         sending.join()
-    except BaseException:
-        os._exit(1)  # the parent sees EOF and replays the missing chunks itself
-    sender.close()
+        sender.close()
     # Skip the interpreter's teardown of the inherited heap: nothing of it needs saving.
-    os._exit(0)
+    os._exit(code)
 
 
 def _joined(parts: dict[int, _Rendered]) -> _Rendered:
     """The rendered chunks as one, texts and tallies in chunk order."""
-    from slaspec.report import Tally
+    from slaspec.results import Tally
 
     joined = _Rendered(Tally())
     for index in sorted(parts):

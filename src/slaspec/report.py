@@ -11,7 +11,7 @@ when the replay used versions.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -23,7 +23,20 @@ from slaspec import analysis as an
 from slaspec.compiler import Agreement
 from slaspec.diagnostics import Diagnostic
 from slaspec.events import Origin
-from slaspec.results import Accounting, Cycle, LeadResult, Outcome, ReplayResult, Violation
+from slaspec.results import (
+    AT_RISK,
+    BREACHED,
+    CANCELLED,
+    MET,
+    OUTCOME_SLOTS,
+    PENDING,
+    Accounting,
+    Cycle,
+    LeadResult,
+    ReplayResult,
+    Tally,
+    Violation,
+)
 
 if TYPE_CHECKING:
     from slaspec.versions import Version
@@ -520,14 +533,9 @@ def _row(origin: Origin) -> RowRef:
     return RowRef(file=origin.file, row=origin.row)
 
 
-# Outcome counts of a set of cycles: met, breached, pending, at risk, cancelled.
-_MET, _BREACHED, _PENDING, _AT_RISK, _CANCELLED = range(5)
-_SLOT = {
-    Outcome.MET: _MET,
-    Outcome.BREACHED: _BREACHED,
-    Outcome.PENDING: _PENDING,
-    Outcome.CANCELLED: _CANCELLED,
-}
+# Outcome counts of a set of cycles: met, breached, pending, at risk, cancelled (results.py).
+_MET, _BREACHED, _PENDING, _AT_RISK, _CANCELLED = MET, BREACHED, PENDING, AT_RISK, CANCELLED
+_SLOT = OUTCOME_SLOTS
 
 
 def _attainment(counts: Sequence[int], team: str | None) -> Attainment:
@@ -566,89 +574,40 @@ def attainment(cycles: Iterable[Cycle], team: str | None) -> Attainment:
     return _attainment(counts, team)
 
 
-class Tally:
-    """The report's summaries, counted lead by lead: outcomes per rule and responsible team,
-    violations per kind and per team.
-
-    A tally of disjoint sets of leads merges exactly (`merge`), and counting needs no record
-    kept, so a million-event replay can be summarised as it streams.
-    """
-
-    __slots__ = ("by_kind", "by_team", "by_version", "outcomes")
-
-    def __init__(self) -> None:
-        # (rule, responsible team or "") -> outcome counts, as in `attainment`.
-        self.outcomes: dict[tuple[str, str], list[int]] = {}
-        # (rule, version label) -> outcome counts, for cycles judged by a version.
-        self.by_version: dict[tuple[str, str], list[int]] = {}
-        self.by_kind: Counter[str] = Counter()
-        self.by_team: Counter[str] = Counter()
-
-    def add(self, lead: LeadResult) -> None:
-        """Count one lead's cycles and violations."""
-        outcomes = self.outcomes
-        for cycle in lead.cycles:
-            key = (cycle.rule, cycle.responsible or "")
-            counts = outcomes.get(key)
-            if counts is None:
-                counts = outcomes[key] = [0] * 5
-            counts[_SLOT[cycle.outcome]] += 1
-            counts[_AT_RISK] += cycle.at_risk
-            if cycle.version is not None:
-                counts = self.by_version.setdefault((cycle.rule, cycle.version), [0] * 5)
-                counts[_SLOT[cycle.outcome]] += 1
-                counts[_AT_RISK] += cycle.at_risk
-        for violation in lead.violations:
-            self.by_kind[violation.kind.value] += 1
-            self.by_team[violation.responsible or "(no team)"] += 1
-
-    def merge(self, other: Tally) -> None:
-        """Add the counts of a tally of other leads."""
-        for mine_by, theirs in (
-            (self.outcomes, other.outcomes),
-            (self.by_version, other.by_version),
-        ):
-            for key, counts in theirs.items():
-                mine = mine_by.setdefault(key, [0] * 5)
-                for slot, count in enumerate(counts):
-                    mine[slot] += count
-        self.by_kind.update(other.by_kind)
-        self.by_team.update(other.by_team)
-
-    def rules(self, agreement: Agreement) -> list[RuleSummary]:
-        """Every clock and cadence with its outcomes, overall and by responsible team."""
-        teams: dict[str, dict[str, list[int]]] = defaultdict(dict)
-        for (rule, team), counts in self.outcomes.items():
-            teams[rule][team] = counts
-        versions: dict[str, dict[str, list[int]]] = defaultdict(dict)
-        for (rule, version), counts in self.by_version.items():
-            versions[rule][version] = counts
-        rules: list[tuple[str, str, Literal["clock", "cadence"], str]] = [
-            (c.name, c.title, "clock", str(c.clause)) for c in agreement.clocks.values()
-        ]
-        rules += [(c.name, c.title, "cadence", str(c.clause)) for c in agreement.cadences.values()]
-        summaries: list[RuleSummary] = []
-        for name, title, kind, clause in rules:
-            by_team = teams.get(name, {})
-            overall = [sum(counts[slot] for counts in by_team.values()) for slot in range(5)]
-            summaries.append(
-                RuleSummary(
-                    name=name,
-                    title=title,
-                    kind=kind,
-                    clause=clause,
-                    overall=_attainment(overall, None),
-                    by_team=[_attainment(by_team[t], t or None) for t in sorted(by_team)],
-                    # Ordered oldest first, and completed, by `with_versions`.
-                    by_version=[
-                        _version_attainment(counts, version)
-                        for version, counts in sorted(versions.get(name, {}).items())
-                    ]
-                    if self.by_version
-                    else None,
-                )
+def tally_rules(tally: Tally, agreement: Agreement) -> list[RuleSummary]:
+    """Every clock and cadence with its outcomes, overall and by responsible team."""
+    teams: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for (rule, team), counts in tally.outcomes.items():
+        teams[rule][team] = counts
+    versions: dict[str, dict[str, list[int]]] = defaultdict(dict)
+    for (rule, version), counts in tally.by_version.items():
+        versions[rule][version] = counts
+    rules: list[tuple[str, str, Literal["clock", "cadence"], str]] = [
+        (c.name, c.title, "clock", str(c.clause)) for c in agreement.clocks.values()
+    ]
+    rules += [(c.name, c.title, "cadence", str(c.clause)) for c in agreement.cadences.values()]
+    summaries: list[RuleSummary] = []
+    for name, title, kind, clause in rules:
+        by_team = teams.get(name, {})
+        overall = [sum(counts[slot] for counts in by_team.values()) for slot in range(5)]
+        summaries.append(
+            RuleSummary(
+                name=name,
+                title=title,
+                kind=kind,
+                clause=clause,
+                overall=_attainment(overall, None),
+                by_team=[_attainment(by_team[t], t or None) for t in sorted(by_team)],
+                # Ordered oldest first, and completed, by `with_versions`.
+                by_version=[
+                    _version_attainment(counts, version)
+                    for version, counts in sorted(versions.get(name, {}).items())
+                ]
+                if tally.by_version
+                else None,
             )
-        return summaries
+        )
+    return summaries
 
 
 def tally(leads: Iterable[LeadResult]) -> Tally:
@@ -661,7 +620,7 @@ def tally(leads: Iterable[LeadResult]) -> Tally:
 
 def rule_summaries(agreement: Agreement, result: ReplayResult) -> list[RuleSummary]:
     """Every clock and cadence with its outcomes, overall and by responsible team."""
-    return tally(result.leads).rules(agreement)
+    return tally_rules(tally(result.leads), agreement)
 
 
 def _cycle(cycle: Cycle) -> CycleOut:
@@ -790,7 +749,7 @@ def summary_report(
             after_as_of=accounting.after_as_of,
             dst_resolved=dst_resolved or accounting.dst_resolved,
         ),
-        rules=counted.rules(agreement),
+        rules=tally_rules(counted, agreement),
         violations_by_kind=dict(sorted(counted.by_kind.items())),
         violations_by_team=dict(sorted(counted.by_team.items())),
         violations=list(violations),

@@ -371,6 +371,92 @@ class LeadResult:
         )
 
 
+# Outcome counts of a set of cycles, in this order: met, breached, pending, at risk, cancelled.
+MET, BREACHED, PENDING, AT_RISK, CANCELLED = range(5)
+OUTCOME_SLOTS = {
+    Outcome.MET: MET,
+    Outcome.BREACHED: BREACHED,
+    Outcome.PENDING: PENDING,
+    Outcome.CANCELLED: CANCELLED,
+}
+
+
+class Tally:
+    """The report's summaries, counted lead by lead: outcomes per rule and responsible team,
+    violations per kind and per team (report.py turns them into the report's records).
+
+    A tally of disjoint sets of leads merges exactly (`merge`), and counting needs no record
+    kept, so a million-event replay can be summarised as it streams.
+    """
+
+    __slots__ = ("by_kind", "by_team", "by_version", "outcomes")
+
+    def __init__(self) -> None:
+        # (rule, responsible team or "") -> outcome counts, in OUTCOME_SLOTS order.
+        self.outcomes: dict[tuple[str, str], list[int]] = {}
+        # (rule, version label) -> outcome counts, for cycles judged by a version.
+        self.by_version: dict[tuple[str, str], list[int]] = {}
+        self.by_kind: dict[str, int] = {}
+        self.by_team: dict[str, int] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Compiled by mypyc, a tally is sent between processes through its fields.
+        fields = (self.outcomes, self.by_version, self.by_kind, self.by_team)
+        return (_tally, fields)
+
+    def add(self, lead: LeadResult) -> None:
+        """Count one lead's cycles and violations."""
+        outcomes, slots = self.outcomes, OUTCOME_SLOTS
+        for cycle in lead.cycles:
+            key = (cycle.rule, cycle.responsible or "")
+            counts = outcomes.get(key)
+            if counts is None:
+                counts = outcomes[key] = [0] * 5
+            counts[slots[cycle.outcome]] += 1
+            counts[AT_RISK] += cycle.at_risk
+            if cycle.version is not None:
+                counts = self.by_version.setdefault((cycle.rule, cycle.version), [0] * 5)
+                counts[slots[cycle.outcome]] += 1
+                counts[AT_RISK] += cycle.at_risk
+        by_kind, by_team = self.by_kind, self.by_team
+        for violation in lead.violations:
+            kind = violation.kind.value
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+            team = violation.responsible or "(no team)"
+            by_team[team] = by_team.get(team, 0) + 1
+
+    def merge(self, other: Tally) -> None:
+        """Add the counts of a tally of other leads."""
+        for mine_by, theirs in (
+            (self.outcomes, other.outcomes),
+            (self.by_version, other.by_version),
+        ):
+            for key, counts in theirs.items():
+                mine = mine_by.setdefault(key, [0] * 5)
+                for slot, count in enumerate(counts):
+                    mine[slot] += count
+        for mine_of, theirs_of in ((self.by_kind, other.by_kind), (self.by_team, other.by_team)):
+            for name, count in theirs_of.items():
+                mine_of[name] = mine_of.get(name, 0) + count
+
+
+def _tally(
+    outcomes: dict[tuple[str, str], list[int]],
+    by_version: dict[tuple[str, str], list[int]],
+    by_kind: dict[str, int],
+    by_team: dict[str, int],
+) -> Tally:
+    """A Tally with these counts (unpickling)."""
+    tally = Tally()
+    tally.outcomes, tally.by_version, tally.by_kind, tally.by_team = (
+        outcomes,
+        by_version,
+        by_kind,
+        by_team,
+    )
+    return tally
+
+
 @dataclass(frozen=True, slots=True)
 class Accounting:
     """Where every input row went; the four buckets add up to the rows read."""
