@@ -127,12 +127,7 @@ def _prepare(
         pairs = _pairs(coded.cells, agreement)
         order = ordering.result()
     del arrays[:]  # the text columns are coded now
-    source, cells, ends = order.source, order.cells, order.ends
-    # The rows that carry attribute cells, and how many of them come before each block of leads.
-    carrying = pc.indices_nonzero(order.carries)
-    counted = pc.cumulative_sum(order.carries.cast(pa.int64()))
-    last_rows = [ends[first - 1] - 1 for first in range(BLOCK_LEADS, len(ends), BLOCK_LEADS)]
-    carried_before = [0, *pc.take(counted, pa.array(last_rows, pa.int64())).to_pylist()]
+    source, cells = order.source, order.cells
     columns = _Columns(
         name=name,
         start_seq=start_seq,
@@ -141,32 +136,37 @@ def _prepare(
         row=source,
         value=pc.if_else(cells, values.none, pc.take(values.codes, source)),
         values=values.words,
-        actor=coded.actors.taken(source),
+        actor=order.actor,
         actors=coded.actors.words,
-        team=coded.teams.taken(source),
+        team=order.team,
         teams=coded.teams.words,
         carries=order.carries,
-        carried_before=carried_before,
-        attributes=coded.cells.taken(pc.take(source, carrying)),
+        carried_before=order.carried_before,
+        attributes=order.attributes,
         pairs=pairs,
         cells=cells,
     )
     accounting = Accounting(rows, order.replayed, 0, order.duplicate, order.after)
-    grouped = _Leads(order.ids, ends, columns)
+    grouped = _Leads(order.ids, order.ends, columns)
     return replay.Prepared(grouped, order.as_of, accounting, ())
 
 
 @dataclass(frozen=True, slots=True)
 class _Order:
     """The rows to replay in replay order: each one's place among the log's rows, whether it
-    holds the cells split off a row, its kind rank, instant and whether it carries attribute
-    cells; the leads' ids in order and where each one's rows end; and the accounting."""
+    holds the cells split off a row, its kind rank, instant, actor and team codes and whether
+    it carries attribute cells (and those rows' cell codes, and how many come before each
+    block of leads); the leads' ids in order and where each one's rows end; the accounting."""
 
     source: Any
     cells: Any
     kind: Any
     time: Any
+    actor: Any
+    team: Any
     carries: Any
+    attributes: list[Any]
+    carried_before: list[int]
     ids: list[str]
     ends: list[int]
     as_of: int
@@ -217,14 +217,23 @@ def _order(coded: _Precoded, rows: int, as_of: int | None) -> _Order:
     runs = pc.run_end_encode(pc.take(lead_rank, order))
     ids = pc.take(leads.dictionary, pc.take(by_id, runs.values)).to_pylist()
     carries = pc.or_(cells, pc.and_(pc.equal(kinds, _UPDATE), pc.take(present, source)))
+    ends = runs.run_ends.to_pylist()
+    # How many rows carrying attribute cells come before each block of leads.
+    counted = pc.cumulative_sum(carries.cast(pa.int64()))
+    last_rows = [ends[first - 1] - 1 for first in range(BLOCK_LEADS, len(ends), BLOCK_LEADS)]
+    carried_before = [0, *pc.take(counted, pa.array(last_rows, pa.int64())).to_pylist()]
     return _Order(
         source,
         cells,
         kinds,
         pc.take(times, order),
+        coded.actors.taken(source),
+        coded.teams.taken(source),
         carries,
+        coded.cells.taken(pc.take(source, pc.indices_nonzero(carries))),
+        carried_before,
         [sys.intern(lead_id) for lead_id in ids],
-        runs.run_ends.to_pylist(),
+        ends,
         as_of,
         len(base),
         duplicate,
