@@ -119,11 +119,11 @@ def _prepare(
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The rows' order needs no agreement and is pyarrow's work, without the GIL: a second
         # thread finds it while this one resolves stage values and types attribute cells.
-        ordering = pool.submit(_order, coded, rows, as_of)
-        kind = coded.kind
+        is_update = pc.equal(coded.kind, _UPDATE)
+        ordering = pool.submit(_order, coded, is_update, rows, as_of)
         index = header.index[readers.VALUE]
         value = arrays[index] if index < header.width else None
-        values = _values(value, pc.equal(kind, _UPDATE), pc.equal(kind, _STAGE), agreement)
+        values = _values(value, is_update, pc.equal(coded.kind, _STAGE), agreement)
         pairs = _pairs(coded.cells, agreement)
         order = ordering.result()
     del arrays[:]  # the text columns are coded now
@@ -175,11 +175,10 @@ class _Order:
     after: int
 
 
-def _order(coded: _Precoded, rows: int, as_of: int | None) -> _Order:
+def _order(coded: _Precoded, is_update: Any, rows: int, as_of: int | None) -> _Order:
     """Duplicates, rows after as-of, split cells and the sort of `replay.prepare`, column-wise."""
     kind, time, kept, leads = coded.kind, coded.time, coded.kept, coded.leads
     present = coded.cells.present
-    is_update = pc.equal(kind, _UPDATE)
     duplicate = rows - pc.sum(kept).as_py()
     after = 0
     replayed = kept

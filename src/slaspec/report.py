@@ -533,21 +533,16 @@ def _row(origin: Origin) -> RowRef:
     return RowRef(file=origin.file, row=origin.row)
 
 
-# Outcome counts of a set of cycles: met, breached, pending, at risk, cancelled (results.py).
-_MET, _BREACHED, _PENDING, _AT_RISK, _CANCELLED = MET, BREACHED, PENDING, AT_RISK, CANCELLED
-_SLOT = OUTCOME_SLOTS
-
-
 def _attainment(counts: Sequence[int], team: str | None) -> Attainment:
-    met, breached = counts[_MET], counts[_BREACHED]
+    met, breached = counts[MET], counts[BREACHED]
     ratio = None if met + breached == 0 else met / (met + breached)
     return Attainment(
         team=team,
         met=met,
         breached=breached,
-        pending=counts[_PENDING],
-        at_risk=counts[_AT_RISK],
-        cancelled=counts[_CANCELLED],
+        pending=counts[PENDING],
+        at_risk=counts[AT_RISK],
+        cancelled=counts[CANCELLED],
         attainment=ratio,
     )
 
@@ -569,8 +564,8 @@ def attainment(cycles: Iterable[Cycle], team: str | None) -> Attainment:
     """Counts of outcomes and the attainment ratio of a set of cycles."""
     counts = [0] * 5
     for cycle in cycles:
-        counts[_SLOT[cycle.outcome]] += 1
-        counts[_AT_RISK] += cycle.at_risk
+        counts[OUTCOME_SLOTS[cycle.outcome]] += 1
+        counts[AT_RISK] += cycle.at_risk
     return _attainment(counts, team)
 
 
