@@ -203,3 +203,21 @@ def test_a_broken_agreement_stops_the_run_while_its_log_is_read_ahead(
     assert code == 2
     assert "broken.sla:1:8: error[SLA001]" in out + err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("preset", "kept"), [(None, "1"), ("4", "4")])
+def test_pyarrow_is_imported_without_numpy_blas_threads(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    preset: str | None,
+    kept: str,
+) -> None:
+    # numpy's OpenBLAS would start a spinning thread per core as pyarrow loads; slaspec does
+    # no linear algebra. A user's own setting wins.
+    if preset is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", preset)
+    code, _, _ = replay(capsys, monkeypatch, "1", *EXAMPLES[0])
+    assert code == 0
+    assert cli.os.environ["OPENBLAS_NUM_THREADS"] == kept

@@ -329,6 +329,7 @@ class _Logs:
             return
         imported = threading.Event()
         self._ahead = _Background(lambda: self._read_columns(path, imported))
+        _without_blas_threads()
         try:
             # pyarrow's import (about a fifth of a second) while the thread reads the file. It
             # is imported here, not in the thread, so that the two threads never import at once:
@@ -393,6 +394,7 @@ class _Logs:
         sha256 = read.sha256
         prepared = None
         if not read.declined and read.data is not None:
+            _without_blas_threads()
             from slaspec import columnar
 
             counter = readers.ReadCounter()
@@ -491,6 +493,13 @@ class _Background(Generic[_T]):
             raise self._error
         assert self._value is not None
         return self._value
+
+
+def _without_blas_threads() -> None:
+    """Called before pyarrow is imported. pyarrow imports numpy, whose OpenBLAS starts a thread
+    per core that spins while numpy loads: about a tenth of a second of CPU, taken from the
+    log's parse beside it. slaspec does no linear algebra; a user's own setting is kept."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @dataclass(frozen=True, slots=True)
