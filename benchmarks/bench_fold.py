@@ -28,6 +28,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--interpreted", action="store_true")
+    parser.add_argument(
+        "--all-attributes",
+        action="store_true",
+        help="results show every attribute (by default, those `slaspec replay` shows: the ones "
+        "its analysis reads)",
+    )
     args = parser.parse_args()
     from slaspec import native
 
@@ -41,7 +47,13 @@ def main() -> None:
     gc.disable()
     agreement = load_agreement(AGREEMENT)
     prepared = prepare(agreement, items(log_text(args.log, args.rows), "log.csv", 1), None)
-    engine = Engine(agreement)
+    shown = None
+    if not args.all_attributes:
+        from slaspec import cli
+
+        defaults = argparse.Namespace(group_by=None, money_field=None, won_stage=None)
+        shown = cli._analyser(defaults, agreement, prepared.as_of).attributes_read()
+    engine = Engine(agreement, shown)
     leads = list(prepared.leads.items())
     best = float("inf")
     results = []

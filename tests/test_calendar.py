@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.metadata
 import pickle
 import re
+from bisect import bisect_right
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -137,6 +138,25 @@ def test_clock_ignores_call_order_and_horizon(times: list[int]) -> None:
     second = [backward.clock(t) for t in reversed(times)][::-1]
     assert first == second
     assert first == [SYD.clock(t) for t in times]
+
+
+@fast
+@given(calendars, st.data())
+def test_clock_finds_the_interval_a_bisect_finds(
+    calendar: BusinessCalendar, data: st.DataObject
+) -> None:
+    # `clock` looks an instant's interval up through a per-day index; a bisect of the interval
+    # starts is the plain way. Instants on, just before and just after each start included.
+    calendar.clock(utc(2025, 1, 1))
+    calendar.clock(utc(2028, 12, 31))
+    starts = calendar._starts
+    j = data.draw(st.integers(0, len(starts) - 1))
+    t = data.draw(st.one_of(instants, st.integers(-1, 1).map(lambda d: starts[j] + d)))
+    t = max(t, starts[0])
+    clock = calendar.clock(t)
+    starts = calendar._starts  # as extended for t, if it was
+    i = bisect_right(starts, t) - 1
+    assert clock == calendar._before[i] + min(t - starts[i], calendar._lengths[i])
 
 
 def test_clock_survives_horizon_extension() -> None:
