@@ -21,13 +21,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any, assert_never
+from typing import Any, Final, assert_never
 from zoneinfo import ZoneInfo
 
 from slaspec import formatter
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar, NoOpenTime
-from slaspec.compiler import Agreement, Cadence, Clock, Length, Stage
+from slaspec.compiler import Agreement, Length, Stage
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
 from slaspec.events import Event, EventKind, Origin
 from slaspec.readers import Rejected
@@ -45,6 +45,20 @@ from slaspec.results import (
 )
 
 START, STOP, CANCEL = 1, 2, 4
+
+# Enum members and shared callables used on every event, as compiled constants: compiled code
+# looks a class attribute up by name on each use, a constant it reads directly.
+_MET: Final = Outcome.MET
+_BREACHED: Final = Outcome.BREACHED
+_CANCELLED: Final = Outcome.CANCELLED
+_PENDING: Final = Outcome.PENDING
+_ASSIGN: Final = EventKind.ASSIGN
+_STAGE: Final = EventKind.STAGE
+_ACTIVITY: Final = EventKind.ACTIVITY
+# A violation kind's value, the second key of a lead's violations' order (an enum's `.value`
+# is a Python-level property).
+_KIND_VALUES: Final = {kind: kind.value for kind in ViolationKind}
+_new_activity: Final = partial(tuple.__new__, Activity)
 
 _VALUE_HELP = {
     "number": "write a plain decimal such as 85 or -12.5 (no %, currency signs, thousands "
@@ -527,6 +541,58 @@ class _Dwell:
     limit_calendar: BusinessCalendar | None
 
 
+@dataclass(frozen=True, slots=True)
+class _By:
+    """Whose activities count (a trigger's or count's `by`): the stage owner's, or a team's."""
+
+    owner: bool
+    team: str | None
+
+
+def _by(actor: n.Actor | None) -> _By | None:
+    if actor is None:
+        return None
+    if isinstance(actor, n.ByOwner):
+        return _By(True, None)
+    return _By(False, actor.team.text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    """One goal tier of a clock, as `start_clock` reads it: its condition (None: always),
+    its length and the calendar that measures it."""
+
+    holds: Predicate | None
+    micros: int
+    text: str
+    calendar_name: str
+    calendar: BusinessCalendar
+
+
+@dataclass(frozen=True, slots=True)
+class _ClockPlan:
+    """A clock as the fold starts it (the compiled `Clock`'s fields it reads, each time)."""
+
+    name: str
+    tiers: tuple[_Tier, ...]
+    responsible: str | None
+    warn: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class _CadencePlan:
+    """A cadence as the fold starts and counts it."""
+
+    name: str
+    minimum: int
+    by: _By | None
+    micros: int
+    text: str
+    calendar_name: str
+    calendar: BusinessCalendar
+    responsible: str | None
+
+
 class Engine:
     """A compiled agreement ready to replay leads: calendars built, rules indexed."""
 
@@ -543,7 +609,6 @@ class Engine:
         # event, and a dict look-up costs half that of one through a MappingProxyType.
         self.stages = dict(agreement.stages)
         self.handoffs = dict(agreement.handoffs)
-        self.clocks = dict(agreement.clocks)
         self.roster = dict(agreement.roster)
         self.owners = {name: stage.owner for name, stage in agreement.stages.items()}
         self.calendars = {
@@ -558,7 +623,7 @@ class Engine:
         self.on_handoff: dict[tuple[str, str], list[tuple[str, int]]] = {}
         self.on_create: list[tuple[str, int]] = []
         self.on_assign: list[tuple[str, int]] = []
-        self.on_activity: dict[str, list[tuple[str, int, n.Actor | None]]] = {}
+        self.on_activity: dict[str, list[tuple[str, int, _By | None]]] = {}
         rules: list[tuple[str, tuple[tuple[Sequence[n.Trigger], int], ...]]] = [
             (c.name, ((c.starts, START), (c.stops, STOP), (c.cancels, CANCEL)))
             for c in agreement.clocks.values()
@@ -571,12 +636,30 @@ class Engine:
             for triggers, action in groups:
                 for trigger in triggers:
                     self.index(name, trigger, action)
+        # The fold reads clocks and cadences through plans: the compiled records' fields, read
+        # by name on every start, held by native records.
+        self.cadence_plans = {
+            name: _CadencePlan(
+                name,
+                cadence.minimum,
+                _by(cadence.by),
+                cadence.within.micros,
+                cadence.within.text,
+                cadence.within.calendar,
+                self.calendars[cadence.within.calendar],
+                cadence.responsible,
+            )
+            for name, cadence in agreement.cadences.items()
+        }
         # Activity type -> the cadences that count it, in the agreement's order.
         self.counting = {
-            name: tuple(c for c in agreement.cadences.values() if name in c.types)
+            name: tuple(
+                self.cadence_plans[c.name] for c in agreement.cadences.values() if name in c.types
+            )
             for name in dict.fromkeys(t for c in agreement.cadences.values() for t in c.types)
         }
         self.pausing = any(clock.pauses for clock in agreement.clocks.values())
+        self.expiring = bool(agreement.cadences)
         # Criteria compiled once; they are evaluated at every handoff, clock start and event.
         self.criteria = {
             key: tuple(
@@ -585,10 +668,21 @@ class Engine:
             )
             for key, handoff in agreement.handoffs.items()
         }
-        self.tiers = {
-            name: tuple(
-                None if goal.condition is None else self.compile(goal.condition)
-                for goal in clock.goals
+        self.clock_plans = {
+            name: _ClockPlan(
+                name,
+                tuple(
+                    _Tier(
+                        None if goal.condition is None else self.compile(goal.condition),
+                        goal.length.micros,
+                        goal.length.text,
+                        goal.length.calendar,
+                        self.calendars[goal.length.calendar],
+                    )
+                    for goal in clock.goals
+                ),
+                clock.responsible,
+                clock.warn,
             )
             for name, clock in agreement.clocks.items()
         }
@@ -627,7 +721,7 @@ class Engine:
                 self.on_assign.append((rule, action))
             case n.OnActivity():
                 for activity in trigger.types:
-                    entry = (rule, action, trigger.by)
+                    entry = (rule, action, _by(trigger.by))
                     self.on_activity.setdefault(activity.text, []).append(entry)
             case _:
                 assert_never(trigger)
@@ -635,18 +729,18 @@ class Engine:
     def act(self, state: _Lead, rule: str, fired: int, t: int, origin: Origin) -> None:
         """Apply one event's triggers to one rule: close first, then open (semantics.md 6)."""
         run = state.runs.get(rule)
-        clock = self.clocks.get(rule)
+        clock = self.clock_plans.get(rule)
         if run is not None:
             if clock is not None and fired & STOP:
-                outcome = Outcome.MET if run.elapsed(t) <= run.goal else Outcome.BREACHED
+                outcome = _MET if run.elapsed(t) <= run.goal else _BREACHED
                 self.close(state, run, t, outcome, origin, t)
             elif fired & CANCEL:
-                self.close(state, run, t, Outcome.CANCELLED, origin, t)
+                self.close(state, run, t, _CANCELLED, origin, t)
         if fired & START and rule not in state.runs:
             if clock is not None:
                 self.start_clock(clock, state, t, origin)
             else:
-                self.start_cadence(self.agreement.cadences[rule], state, t, origin)
+                self.start_cadence(self.cadence_plans[rule], state, t, origin)
 
     # -------------------------------------------------------- evaluation
 
@@ -655,37 +749,44 @@ class Engine:
             return None
         return self.owners[stage]
 
-    def actor_matches(self, by: n.Actor | None, team: str | None, stage: str | None) -> bool:
+    def actor_matches(self, by: _By | None, team: str | None, stage: str | None) -> bool:
         if by is None:
             return True
-        if isinstance(by, n.ByOwner):
+        if by.owner:
             return team is not None and team == self.owner_of(stage)
-        return team == by.team.text
+        return team == by.team
 
     def count(self, item: n.ActivityCount, state: _Lead, t: int, since_default: str | None) -> int:
         types = frozenset(name.text for name in item.types)
-        return self.count_types(item, types, state, t, since_default)
+        since = item.since.text if item.since is not None else None
+        return self.count_types(types, since, _by(item.by), state, t, since_default)
 
     def count_types(
         self,
-        item: n.ActivityCount,
         types: frozenset[str],
+        since_stage: str | None,
+        by: _By | None,
         state: _Lead,
         t: int,
         since_default: str | None,
     ) -> int:
-        stage = item.since.text if item.since is not None else since_default
+        """Activities of `types` (by `by`) at or before t since the lead last entered
+        `since_stage` (else `since_default`); 0 if it never did."""
+        stage = since_stage if since_stage is not None else since_default
         if stage is None or stage not in state.entries:
             return 0
         since = state.entries[stage]
-        return sum(
-            1
-            for activity in state.activities
-            if activity.time >= since
-            and activity.time <= t
-            and activity.type in types
-            and self.actor_matches(item.by, activity.team, state.stage)
-        )
+        counted = 0
+        for activity in state.activities:
+            # By position: compiled code reads a named tuple's fields by name, slowly.
+            time = activity[0]
+            if (
+                since <= time <= t
+                and activity[1] in types
+                and self.actor_matches(by, activity[3], state.stage)
+            ):
+                counted += 1
+        return counted
 
     def compile(self, expr: n.Expr) -> Predicate:
         """A criterion as a closure; the evaluation rules of semantics.md 5, one case per node."""
@@ -711,9 +812,11 @@ class Engine:
             case n.ActivityCount():
                 types = frozenset(name.text for name in expr.types)
                 minimum = expr.minimum
+                stage = expr.since.text if expr.since is not None else None
+                by = _by(expr.by)
 
                 def counted(state: _Lead, t: int, since: str | None) -> bool:
-                    return self.count_types(expr, types, state, t, since) >= minimum
+                    return self.count_types(types, stage, by, state, t, since) >= minimum
 
                 return counted
         raise AssertionError(expr)  # pragma: no cover
@@ -813,16 +916,16 @@ class Engine:
 
     # -------------------------------------------------------- cycles
 
-    def start_clock(self, clock: Clock, state: _Lead, t: int, row: Origin) -> None:
+    def start_clock(self, clock: _ClockPlan, state: _Lead, t: int, row: Origin) -> None:
         tier = 0
-        for index, condition in enumerate(self.tiers[clock.name]):
-            if condition is None or condition(state, t, state.stage):
+        for index, candidate in enumerate(clock.tiers):
+            if candidate.holds is None or candidate.holds(state, t, state.stage):
                 tier = index
                 break
-        goal = clock.goals[tier]
+        goal = clock.tiers[tier]
         index = state.counts.get(clock.name, 0) + 1
         state.counts[clock.name] = index
-        calendar = self.calendars[goal.length.calendar]
+        calendar = goal.calendar
         run = _Run(
             clock.name,
             "clock",
@@ -830,23 +933,23 @@ class Engine:
             t,
             row,
             tier,
-            goal.length.micros,
-            goal.length.text,
-            goal.length.calendar,
+            goal.micros,
+            goal.text,
+            goal.calendar_name,
             calendar,
             clock.responsible or self.owner_of(state.stage),
             clock.warn,
-            due=_deadline(calendar, t, goal.length.micros),
+            due=_deadline(calendar, t, goal.micros),
         )
         state.runs[clock.name] = run
         if state.tracing:
-            state.notes.append(f"clock {clock.name} starts (goal {goal.length.text})")
+            state.notes.append(f"clock {clock.name} starts (goal {goal.text})")
 
-    def start_cadence(self, cadence: Cadence, state: _Lead, t: int, row: Origin) -> None:
+    def start_cadence(self, cadence: _CadencePlan, state: _Lead, t: int, row: Origin) -> None:
         index = state.counts.get(cadence.name, 0) + 1
         state.counts[cadence.name] = index
-        calendar = self.calendars[cadence.within.calendar]
-        due = _deadline(calendar, t, cadence.within.micros)
+        calendar = cadence.calendar
+        due = _deadline(calendar, t, cadence.micros)
         state.next_expiry = min(state.next_expiry, _ALWAYS if due is None else due)
         state.runs[cadence.name] = _Run(
             cadence.name,
@@ -855,9 +958,9 @@ class Engine:
             t,
             row,
             0,
-            cadence.within.micros,
-            cadence.within.text,
-            cadence.within.calendar,
+            cadence.micros,
+            cadence.text,
+            cadence.calendar_name,
             calendar,
             cadence.responsible or self.owner_of(state.stage),
             None,
@@ -866,7 +969,7 @@ class Engine:
         )
         if state.tracing:
             state.notes.append(
-                f"cadence {cadence.name} starts ({cadence.minimum} within {cadence.within.text})"
+                f"cadence {cadence.name} starts ({cadence.minimum} within {cadence.text})"
             )
 
     def close(
@@ -880,7 +983,7 @@ class Engine:
     ) -> None:
         del state.runs[run.rule]
         elapsed = run.elapsed(t)
-        if not run.is_clock and outcome is Outcome.BREACHED and run.due is not None:
+        if not run.is_clock and outcome is _BREACHED and run.due is not None:
             elapsed = run.goal  # a cadence closes at its due instant
         cycle = Cycle(
             lead=state.lead,
@@ -899,7 +1002,7 @@ class Engine:
             judged_at=t,
             outcome=outcome,
             at_risk=(
-                outcome is Outcome.PENDING
+                outcome is _PENDING
                 and run.warn is not None
                 and elapsed * 100 >= run.warn * run.goal
             ),
@@ -913,7 +1016,7 @@ class Engine:
         state.cycles.append(cycle)
         if state.tracing:
             state.notes.append(f"{run.kind} {run.rule} cycle {run.index}: {outcome.value}")
-        if outcome is Outcome.BREACHED:
+        if outcome is _BREACHED:
             self.breach(state, run, cycle)
 
     def breach(self, state: _Lead, run: _Run, cycle: Cycle) -> None:
@@ -983,7 +1086,7 @@ class Engine:
             return
         for run in expired:
             due = run.due if run.due is not None else t
-            self.close(state, run, due, Outcome.BREACHED, None, due)
+            self.close(state, run, due, _BREACHED, None, due)
 
     # -------------------------------------------------------- stays
 
@@ -1054,16 +1157,8 @@ class Engine:
         tracing = trace is not None
         state = _Lead(lead, tracing)
         attributes, runs, activities = state.attributes, state.runs, state.activities
-        expire = self.expire_cadences if self.agreement.cadences else None
-        pauses = self.update_pauses if self.pausing else None
+        expiring, pausing = self.expiring, self.pausing
         on_activity, counting, roster = self.on_activity, self.counting, self.roster
-        rule_order = self.rule_order.__getitem__
-        new_activity = partial(tuple.__new__, Activity)
-        assign_kind, activity_kind, stage_kind = (
-            EventKind.ASSIGN,
-            EventKind.ACTIVITY,
-            EventKind.STAGE,
-        )
         first = True
         events = 0
         fired: dict[str, int] = {}  # rule -> the actions an event fires (one dict for the lead)
@@ -1077,22 +1172,22 @@ class Engine:
                     attributes.pop(name, None)
                 else:
                     attributes[name] = cell
-            if runs and expire is not None and t > state.next_expiry:
-                expire(state, t)
+            if runs and expiring and t > state.next_expiry:
+                self.expire_cadences(state, t)
             if fired:
                 fired.clear()
             if first and not split:
                 # The first row of the lead creates it; cells split off a row are part of it.
                 _add(fired, self.on_create, runs)
                 first = False
-            if kind is assign_kind:
+            if kind is _ASSIGN:
                 state.owner = value
                 _add(fired, self.on_assign, runs)
-            elif kind is activity_kind and value is not None:
+            elif kind is _ACTIVITY and value is not None:
                 # A non-empty `team` cell wins over the roster (semantics.md 9).
                 if not team:
                     team = roster.get(actor) if actor else None
-                activities.append(new_activity((t, value, actor, team)))
+                activities.append(_new_activity((t, value, actor, team)))
                 for rule, action, by in on_activity.get(value, ()):
                     if (action & START or rule in runs) and (
                         by is None or self.actor_matches(by, team, state.stage)
@@ -1100,7 +1195,7 @@ class Engine:
                         fired[rule] = fired.get(rule, 0) | action
                 if value in counting:
                     self.count_activity(state, row, team, t)
-            elif kind is stage_kind and value is not None:
+            elif kind is _STAGE and value is not None:
                 left = state.stage
                 if self.change_stage(state, row):
                     if left is not None:
@@ -1111,10 +1206,10 @@ class Engine:
                 for rule, action in fired.items():
                     self.act(state, rule, action, t, origin)
             elif fired:
-                for rule in sorted(fired, key=rule_order):
+                for rule in sorted(fired, key=self.rule_order.__getitem__):
                     self.act(state, rule, fired[rule], t, origin)
-            if runs and pauses is not None:
-                pauses(state, t)
+            if runs and pausing:
+                self.update_pauses(state, t)
             if trace is not None:
                 trace.append(self.trace_entry(state, row, t))
             events += not split
@@ -1123,7 +1218,7 @@ class Engine:
         self.expire_cadences(state, as_of)
         for run in sorted(runs.values(), key=lambda r: r.rule):
             elapsed = run.elapsed(as_of)
-            outcome = Outcome.BREACHED if elapsed > run.goal else Outcome.PENDING
+            outcome = _BREACHED if elapsed > run.goal else _PENDING
             self.close(state, run, as_of, outcome, None, None)
         self.leave(state, as_of, None, None)
         if trace is not None and state.notes:
@@ -1144,7 +1239,12 @@ class Engine:
             state.cycles.sort(key=lambda c: (c.rule, c.index))
         if len(state.violations) > 1:
             state.violations.sort(
-                key=lambda v: (v.at, v.kind.value, v.rule, tuple((o.file, o.row) for o in v.rows))
+                key=lambda v: (
+                    v.at,
+                    _KIND_VALUES[v.kind],
+                    v.rule,
+                    tuple((o.file, o.row) for o in v.rows),
+                )
             )
         return LeadResult(
             lead=lead,
@@ -1198,7 +1298,7 @@ class Engine:
                 continue  # expired; closed by expire_cadences
             run.count += 1
             if run.count >= run.required:
-                self.close(state, run, t, Outcome.MET, row.origin, t)
+                self.close(state, run, t, _MET, row.origin, t)
 
     def change_stage(self, state: _Lead, row: Row) -> bool:
         """Move the lead to the row's stage; False when it is already there (no change)."""
