@@ -34,7 +34,7 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from operator import attrgetter, itemgetter
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
@@ -66,6 +66,9 @@ _SPAN = 32
 shifting a large int is much cheaper than dividing it by an hour."""
 # Outcome counts of a set of cycles: met, breached, pending, cancelled, at risk.
 _MET, _BREACHED, _PENDING, _CANCELLED, _AT_RISK = range(5)
+# The common outcomes as compiled constants (compiled code looks a class attribute up by name).
+_OUTCOME_MET: Final = Outcome.MET
+_OUTCOME_BREACHED: Final = Outcome.BREACHED
 _SLOT = {
     Outcome.MET: _MET,
     Outcome.BREACHED: _BREACHED,
@@ -1108,9 +1111,9 @@ class Analyser:
             date = by_span.get(started >> _SPAN) or ordinal(started)
             outcome = cycle.outcome
             # An Enum member hashes in Python code: test the common outcomes by identity first.
-            if outcome is Outcome.MET:
+            if outcome is _OUTCOME_MET:
                 slot = _MET
-            elif outcome is Outcome.BREACHED:
+            elif outcome is _OUTCOME_BREACHED:
                 slot = _BREACHED
             else:
                 slot = _SLOT[outcome]
@@ -1122,7 +1125,7 @@ class Analyser:
 
     def _add_cohorts(self, lead: LeadResult, visits: _Visits) -> None:
         stays = lead.stays
-        keys_at = self._days.keys_at
+        days = self._days
         targets = self.tallies.targets
         positions = visits.positions
         for group, entries in visits.cohorts:
@@ -1130,7 +1133,7 @@ class Analyser:
             # first date of a period -> index of the lead's first entry into the stage in it
             anchors: dict[int, int] = {}
             for index in entries:
-                key = keys_at(stays[index].entered)[period]
+                key = days.keys_at(stays[index].entered)[period]
                 if key not in anchors:
                     anchors[key] = index
             for cohort in cohorts:
@@ -1173,13 +1176,15 @@ class Analyser:
             return False
         window, team = cohort.window, cohort.team
         for activity in activities[start:]:
-            if window is not None and not window.fits(anchor, activity.time):
+            # By position: compiled code reads a named tuple's fields by name, slowly.
+            time, team_of = activity[0], activity[3]
+            if window is not None and not window.fits(anchor, time):
                 return False
             if cohort.by_owner:
-                owner = self._owner_at(lead, activity.time)
-                if owner is not None and activity.team == owner:
+                owner = self._owner_at(lead, time)
+                if owner is not None and team_of == owner:
                     return True
-            elif team is None or activity.team == team:
+            elif team is None or team_of == team:
                 return True
         return False
 

@@ -539,6 +539,7 @@ class _Dwell:
     calendar: BusinessCalendar
     limit: Length | None
     limit_calendar: BusinessCalendar | None
+    limit_micros: int  # limit.micros (0 without a limit), read at every stay's end
 
 
 @dataclass(frozen=True, slots=True)
@@ -697,6 +698,7 @@ class Engine:
                 self.calendars[stage.calendar],
                 stage.max_dwell,
                 None if stage.max_dwell is None else self.calendars[stage.max_dwell.calendar],
+                0 if stage.max_dwell is None else stage.max_dwell.micros,
             )
             for name, stage in agreement.stages.items()
         }
@@ -1123,8 +1125,8 @@ class Engine:
             return now
         # The limit may be absolute (`max dwell 5 days`): judge it on its own calendar.
         over = dwell if limit_calendar is calendar else limit_calendar.elapsed(entered, t)
-        if over > limit.micros:
-            at = limit_calendar.deadline(entered, limit.micros)
+        if over > rule.limit_micros:
+            at = limit_calendar.deadline(entered, rule.limit_micros)
             rows = (state.entered_row,) + ((row,) if row is not None else ())
             state.violations.append(
                 Violation(
