@@ -10,7 +10,8 @@ and once with two: the difference is one steady-state pass, without the first pa
 work (the calendars' tables for the years the log covers). It prints instructions per lead and
 per row, and the results digest (equal digests: equal results).
 
-Needs valgrind (`apt-get install valgrind`). A 30,000-row slice takes about a minute and a half.
+Needs valgrind (`apt-get install valgrind`). On a 30,000-row slice each of the two runs takes
+about a minute and a half.
 Counts compare builds of the same Python on the same machine; they are not a time.
 """
 
