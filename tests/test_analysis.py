@@ -809,8 +809,9 @@ def test_tallies_of_disjoint_leads_merge_exactly(
     assert halves[0].finish() == whole
 
 
+@pytest.mark.parametrize("size", [17, 60])
 def test_an_analyser_handing_over_chunks_counts_as_one_pass(
-    generated: tuple[Agreement, ReplayResult],
+    generated: tuple[Agreement, ReplayResult], size: int
 ) -> None:
     # As `slaspec replay` runs it: a worker adds a chunk and takes its tallies, again and again
     # (its caches outlive each take), and another analyser merges them in order and finishes.
@@ -818,12 +819,16 @@ def test_an_analyser_handing_over_chunks_counts_as_one_pass(
     group_by = ("source", "lost_reason")
     worker = Analyser(agreement, result.as_of, group_by, "amount")
     parts = []
-    for start in range(0, len(result.leads), 17):
-        for lead in result.leads[start : start + 17]:
+    for start in range(0, len(result.leads), size):
+        for lead in result.leads[start : start + size]:
             worker.add(lead)
         sent = pickle.dumps(worker.take())
         assert b"BusinessCalendar" not in sent  # plain counts, not the targets' calendars
         parts.append(pickle.loads(sent))
+    # A chunk sends only the open stays that may be among their stage's longest waits.
+    assert any(
+        len(part.open[name]) < len(part.waiting[name]) for part in parts for name in part.open
+    )
     joined = Analyser(agreement, result.as_of, group_by, "amount")
     joined.tallies = parts[0]
     for part in parts[1:]:

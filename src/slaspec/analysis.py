@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Any, Final, Literal, TypeVar
 
 from slaspec import nodes as n
@@ -75,10 +75,8 @@ _SLOT = {
     Outcome.PENDING: _PENDING,
     Outcome.CANCELLED: _CANCELLED,
 }
-# Fields read in C rather than through a lambda per item: of a Stay, of an open stay's tally.
+# A Stay's entry instant, read in C rather than through a lambda per item.
 _ENTERED = attrgetter("entered")
-_BUSINESS = itemgetter(0)
-_WALL = itemgetter(1)
 
 
 # ---------------------------------------------------------------- the analysis records
@@ -730,6 +728,8 @@ _TALLIES_FIELDS = (
     "open",
     "stalls",
     "targets",
+    "waiting",
+    "waiting_wall",
 )
 
 
@@ -745,8 +745,12 @@ class Tallies:
         self.first_event: int | None = None
         self.dwell: dict[str, list[int]] = {name: [] for name in names}  # completed, business
         self.flows: dict[tuple[str, str], list[int]] = {}  # completed, wall, by move
-        # open stays: business, wall, lead, entered
+        # open stays: business, wall, lead, entered; once taken (`Analyser.take`), only those
+        # that may be among the LONGEST of their stage
         self.open: dict[str, list[tuple[int, int, str, int]]] = {name: [] for name in names}
+        # every open stay's business and wall time
+        self.waiting: dict[str, list[int]] = {name: [] for name in names}
+        self.waiting_wall: dict[str, list[int]] = {name: [] for name in names}
         self.stalls: dict[str, list[int]] = {name: [0, 0, 0] for name in names}  # all, leads, now
         self.cycles: dict[_CycleKey, int] = {}
         self.heat: dict[str, list[int]] = {name: [0] * (7 * 24) for name in rules}
@@ -774,6 +778,10 @@ class Tallies:
             self.flows.setdefault(move, []).extend(walls)
         for name, stays in other.open.items():
             self.open[name].extend(stays)
+        for name, values in other.waiting.items():
+            self.waiting[name].extend(values)
+        for name, values in other.waiting_wall.items():
+            self.waiting_wall[name].extend(values)
         _add_table(self.stalls, other.stalls)
         _add_counts(self.cycles, other.cycles)
         _add_table(self.heat, other.heat)
@@ -961,6 +969,16 @@ class Analyser:
             values.sort()
         for walls in taken.flows.values():
             walls.sort()
+        for name, opened in taken.open.items():
+            waits = taken.waiting[name]
+            waits.sort()
+            taken.waiting_wall[name].sort()
+            # Only the open stays that may be among their stage's LONGEST go on: the finish
+            # picks those by business time first, and none waited less than the LONGEST-th
+            # longest here (all the stays otherwise made half of what a chunk sends).
+            if len(opened) > LONGEST:
+                floor = waits[-LONGEST]
+                taken.open[name] = [item for item in opened if item[0] >= floor]
         return taken
 
     @property
@@ -1026,6 +1044,8 @@ class Analyser:
             stages.append(name)
             if following is None:
                 opened[name].append((stay.dwell, stay.wall, lead.lead, stay.entered))
+                tallies.waiting[name].append(stay.dwell)
+                tallies.waiting_wall[name].append(stay.wall)
                 continue
             dwell[name].append(stay.dwell)
             move = (name, following)
@@ -1285,9 +1305,10 @@ class Analyser:
                 walls.extend(stay_walls)
             walls.sort()
             dwell_wall = _summary(walls)
-            businesses = sorted(map(_BUSINESS, opened))
+            businesses = sorted(tallies.waiting[name])
+            still = len(businesses)  # stays open at as-of (`opened` may hold only the longest)
             waiting = _summary(businesses)
-            waiting_wall = summarise(map(_WALL, opened))
+            waiting_wall = summarise(tallies.waiting_wall[name])
             candidates = opened
             if len(opened) > LONGEST:
                 # The longest waits come first by business time: none waited less than the
@@ -1303,12 +1324,12 @@ class Analyser:
                     owner=stage.owner,
                     terminal=stage.terminal,
                     limit=stage.max_dwell.text if stage.max_dwell is not None else None,
-                    entries=dwell.count + len(opened),
+                    entries=dwell.count + still,
                     leads=entries.get(name, 0),
                     exits=tuple((target, len(stay_walls)) for target, stay_walls in exits),
                     dwell=dwell,
                     dwell_wall=dwell_wall,
-                    open=len(opened),
+                    open=still,
                     waiting=waiting,
                     waiting_wall=waiting_wall,
                     longest=tuple(
@@ -1323,7 +1344,7 @@ class Analyser:
             if not stage.terminal:
                 business = dwell.total + waiting.total
                 wall = dwell_wall.total + waiting_wall.total
-                ranking.append(LostTime(name, business, wall, dwell.count + len(opened)))
+                ranking.append(LostTime(name, business, wall, dwell.count + still))
         flows = tuple(
             Flow(a, b, (a, b) in self._handoffs, len(flow_walls[(a, b)]),
                  _summary(flow_walls[(a, b)]))
