@@ -1272,9 +1272,12 @@ class Engine:
         """
         texts = self.texts
         pairs = []
-        if self.shown_only is not None:
-            attributes = {name: attributes[name] for name in self.shown_only if name in attributes}
-        for name, value in attributes.items():
+        # The names asked for are sorted already: their pairs come in name order.
+        names = self.shown_only if self.shown_only is not None else sorted(attributes)
+        for name in names:
+            value = attributes.get(name)
+            if value is None:
+                continue  # not set (a cleared attribute is removed, never None)
             if value.__class__ is str:
                 pairs.append((name, value))
                 continue
@@ -1284,7 +1287,6 @@ class Engine:
                     texts.clear()
                 known = texts[id(value)] = (value, _show(value))
             pairs.append((name, known[1]))
-        pairs.sort()
         return tuple(pairs)
 
     def count_activity(self, state: _Lead, row: Row, team: str | None, t: int) -> None:
