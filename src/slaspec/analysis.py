@@ -1038,14 +1038,15 @@ class Analyser:
         unmet = self._add_violations(lead) if lead.violations else None
         stays = lead.stays
         dwell, flows, opened = tallies.dwell, tallies.flows, tallies.open
+        waiting, waiting_wall = tallies.waiting, tallies.waiting_wall
         stages: list[str] = []
         for stay in stays:
             name, following = stay.stage, stay.next_stage
             stages.append(name)
             if following is None:
                 opened[name].append((stay.dwell, stay.wall, lead.lead, stay.entered))
-                tallies.waiting[name].append(stay.dwell)
-                tallies.waiting_wall[name].append(stay.wall)
+                waiting[name].append(stay.dwell)
+                waiting_wall[name].append(stay.wall)
                 continue
             dwell[name].append(stay.dwell)
             move = (name, following)

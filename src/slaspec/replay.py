@@ -559,15 +559,23 @@ def _by(actor: n.Actor | None) -> _By | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Tier:
-    """One goal tier of a clock, as `start_clock` reads it: its condition (None: always),
-    its length and the calendar that measures it."""
+class _Span:
+    """A compiled `Length` as a cycle reads it: microseconds, text, and the calendar (by name,
+    and built) that measures it."""
 
-    holds: Predicate | None
     micros: int
     text: str
     calendar_name: str
     calendar: BusinessCalendar
+
+
+@dataclass(frozen=True, slots=True)
+class _Tier:
+    """One goal tier of a clock, as `start_clock` reads it: its condition (None: always) and
+    its length."""
+
+    holds: Predicate | None
+    length: _Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,10 +595,7 @@ class _CadencePlan:
     name: str
     minimum: int
     by: _By | None
-    micros: int
-    text: str
-    calendar_name: str
-    calendar: BusinessCalendar
+    within: _Span
     responsible: str | None
 
 
@@ -644,10 +649,7 @@ class Engine:
                 name,
                 cadence.minimum,
                 _by(cadence.by),
-                cadence.within.micros,
-                cadence.within.text,
-                cadence.within.calendar,
-                self.calendars[cadence.within.calendar],
+                self.span(cadence.within),
                 cadence.responsible,
             )
             for name, cadence in agreement.cadences.items()
@@ -675,10 +677,7 @@ class Engine:
                 tuple(
                     _Tier(
                         None if goal.condition is None else self.compile(goal.condition),
-                        goal.length.micros,
-                        goal.length.text,
-                        goal.length.calendar,
-                        self.calendars[goal.length.calendar],
+                        self.span(goal.length),
                     )
                     for goal in clock.goals
                 ),
@@ -705,6 +704,9 @@ class Engine:
         self.initial = ", ".join(s.name for s in agreement.stages.values() if s.initial)
         # id(value) -> (value, its text), for `shown`.
         self.texts: dict[int, tuple[Value, str]] = {}
+
+    def span(self, length: Length) -> _Span:
+        return _Span(length.micros, length.text, length.calendar, self.calendars[length.calendar])
 
     def index(self, rule: str, trigger: n.Trigger, action: int) -> None:
         match trigger:
@@ -924,7 +926,7 @@ class Engine:
             if candidate.holds is None or candidate.holds(state, t, state.stage):
                 tier = index
                 break
-        goal = clock.tiers[tier]
+        goal = clock.tiers[tier].length
         index = state.counts.get(clock.name, 0) + 1
         state.counts[clock.name] = index
         calendar = goal.calendar
@@ -950,8 +952,9 @@ class Engine:
     def start_cadence(self, cadence: _CadencePlan, state: _Lead, t: int, row: Origin) -> None:
         index = state.counts.get(cadence.name, 0) + 1
         state.counts[cadence.name] = index
-        calendar = cadence.calendar
-        due = _deadline(calendar, t, cadence.micros)
+        within = cadence.within
+        calendar = within.calendar
+        due = _deadline(calendar, t, within.micros)
         state.next_expiry = min(state.next_expiry, _ALWAYS if due is None else due)
         state.runs[cadence.name] = _Run(
             cadence.name,
@@ -960,9 +963,9 @@ class Engine:
             t,
             row,
             0,
-            cadence.micros,
-            cadence.text,
-            cadence.calendar_name,
+            within.micros,
+            within.text,
+            within.calendar_name,
             calendar,
             cadence.responsible or self.owner_of(state.stage),
             None,
@@ -971,7 +974,7 @@ class Engine:
         )
         if state.tracing:
             state.notes.append(
-                f"cadence {cadence.name} starts ({cadence.minimum} within {cadence.text})"
+                f"cadence {cadence.name} starts ({cadence.minimum} within {within.text})"
             )
 
     def close(
