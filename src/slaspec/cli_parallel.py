@@ -269,12 +269,6 @@ class _EventDraft:
     __slots__ = tuple(f.name for f in fields(Event))
 
 
-class _OriginDraft:
-    """A mutable twin of `Origin`, for the same reason."""
-
-    __slots__ = tuple(f.name for f in fields(Origin))
-
-
 def _rebuilt(columns: _Columns, name: str, seq: int) -> Iterator[Event | readers.Rejected]:
     """A chunk's items from its columns, in file order, numbered from `seq`."""
     leads, times, kinds, values, actors, teams, ids, cells, lines, rejected = columns
@@ -295,10 +289,6 @@ def _rebuilt(columns: _Columns, name: str, seq: int) -> Iterator[Event | readers
             yield next_rejected[1]
             position += 1
             next_rejected = next(pending, None)
-        origin: Any = _OriginDraft()
-        origin.file = name
-        origin.row = line
-        origin.__class__ = Origin
         event: Any = _EventDraft()
         event.lead = intern(lead)
         event.time = time
@@ -308,7 +298,7 @@ def _rebuilt(columns: _Columns, name: str, seq: int) -> Iterator[Event | readers
         event.team = shared(team)
         event.event_id = event_id
         event.attributes = attributes
-        event.origin = origin
+        event.origin = Origin(name, line)
         event.seq = seq + position
         event.__class__ = Event
         position += 1

@@ -58,8 +58,8 @@ from slaspec.columnar_parse import (
     _Words,
 )
 from slaspec.compiler import Agreement
-from slaspec.events import EventKind, Origin
-from slaspec.results import Accounting, builder
+from slaspec.events import EventKind
+from slaspec.results import Accounting, Origin
 
 # Leads whose rows are built together: the command replays its leads in chunks of 2000, in
 # order, so each chunk builds exactly one block, in the process that replays it.
@@ -71,7 +71,6 @@ _UPDATE, _STAGE = int(EventKind.UPDATE), int(EventKind.STAGE)
 _FIRST_LINE = 2  # the header is line 1, and no line is blank
 
 
-_new_origin = builder(Origin)
 _Row = replay.Row
 # A (field, typed value) pair, typed Any to stay one shared object when compiled (replay._Cells).
 _Pair = Any
@@ -364,10 +363,10 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
         attributes = self._attributes(number, part(columns.carries))
         cells: list[bool] = part(columns.cells)
         values, name, start_seq = columns.values, columns.name, columns.start_seq
-        # Module globals are looked up on every use: bound here once (but not the class, whose
-        # constructor compiled code calls directly).
-        new_origin, event_kinds, first_line = _new_origin, _KINDS, _FIRST_LINE
-        # An indexed loop rather than map(): compiled, it calls Row's constructor directly.
+        # Module globals are looked up on every use: bound here once (but not the classes, whose
+        # constructors compiled code calls directly).
+        event_kinds, first_line = _KINDS, _FIRST_LINE
+        # An indexed loop rather than map(): compiled, it calls the constructors directly.
         block: dict[str, tuple[_Row, ...]] = {}
         index = 0
         for lead, end in zip(ids, ends, strict=True):
@@ -384,7 +383,7 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
                         actors[index],
                         teams[index],
                         attributes[index],
-                        new_origin(name, first_line + position),
+                        Origin(name, first_line + position),
                         cells[index],
                     )
                 )

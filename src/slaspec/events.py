@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+# Where a row came from (file, line): a record of the compiled results module, because a
+# replay keeps one per row; it belongs here as much as there.
+from slaspec.results import Origin as Origin
+
 
 class EventKind(enum.IntEnum):
     """What an event does; the value is its kind rank when events share a timestamp."""
@@ -33,14 +37,6 @@ EVENT_TYPES: Mapping[str, EventKind] = MappingProxyType(
         "activity": EventKind.ACTIVITY,
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a row came from: the file name shown to users and the line the record starts on."""
-
-    file: str
-    row: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -483,12 +483,6 @@ class _EventDraft:
     __slots__ = tuple(f.name for f in fields(Event))
 
 
-class _OriginDraft:
-    """A mutable twin of `Origin`, for the same reason as `_EventDraft`."""
-
-    __slots__ = tuple(f.name for f in fields(Origin))
-
-
 class _Feed:
     """Hands csv.reader the first line of a quoted record, then continuation lines from the log."""
 
@@ -688,10 +682,6 @@ def _read_csv(
                         attribute_memo[raw] = memo
                 attributes = memo
 
-            origin: Any = _OriginDraft()
-            origin.file = name
-            origin.row = start
-            origin.__class__ = Origin
             event: Any = _EventDraft()
             event.lead = intern(lead)
             event.time = time
@@ -701,7 +691,7 @@ def _read_csv(
             event.team = intern(team) if team else None
             event.event_id = event_id or None
             event.attributes = attributes
-            event.origin = origin
+            event.origin = Origin(name, start)  # a compiled record: one call
             event.seq = seq
             event.__class__ = Event
             seq += 1

@@ -7,12 +7,11 @@ per-lead records are concatenated and sorted), so quantiles are taken only after
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from slaspec.diagnostics import Diagnostic, sort_key
-from slaspec.events import Origin
 
 
 class Outcome(enum.Enum):
@@ -35,12 +34,37 @@ class ViolationKind(enum.Enum):
     CADENCE_BREACHED = "cadence_breached"
 
 
-# _RECORDS: Cycle, Violation, Stay and LeadResult are read-only records but not frozen
+# _RECORDS: Origin, Cycle, Violation, Stay and LeadResult are read-only records but not frozen
 # dataclasses, for speed alone, as replay.Row: this module is compiled by mypyc
 # (docs/decisions.md) and a replay builds several per lead, and a frozen dataclass is built
 # through a Python-level `__init__` (each field set by `object.__setattr__`), where these
 # hand-written ones compile to a few stores. They compare and hash by value and pickle
 # through their constructors, as a frozen dataclass does; nothing assigns to a record.
+
+
+@dataclass(slots=True, init=False)
+class Origin:
+    """Where a row came from: the file name shown to users and the line the record starts on
+    (`slaspec.events` says how lines are counted; it is imported from there). Read-only (see
+    `_RECORDS`).
+
+    Defined in this compiled module because a replay keeps one per row: built by compiled code
+    it takes a few stores, where the frozen dataclass it was took an interpreted constructor
+    (about 2,000 more machine instructions a row: a third of building the rows).
+    """
+
+    file: str
+    row: int
+
+    def __init__(self, file: str, row: int) -> None:
+        self.file = file
+        self.row = row
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.row))
+
+    def __reduce__(self) -> tuple[type[Origin], tuple[str, int]]:
+        return (Origin, (self.file, self.row))
 
 
 @dataclass(slots=True, init=False)
@@ -530,45 +554,6 @@ def merge(parts: Iterable[ReplayResult]) -> ReplayResult:
     leads.sort(key=lambda lead: lead.lead)
     rejections.sort(key=sort_key)
     return ReplayResult(items[0].as_of, accounting, tuple(leads), tuple(rejections))
-
-
-# ---------------------------------------------------------------- building records fast
-
-_Record = TypeVar("_Record")
-
-
-def builder(cls: type[_Record]) -> Callable[..., _Record]:
-    """A constructor of a frozen slotted dataclass, for hot loops: same arguments and defaults,
-    a record equal to `cls(...)`, built for a fraction of the cost.
-
-    A frozen dataclass sets each field through `object.__setattr__`; a million-event replay
-    builds an `Origin` per row (slaspec.columnar), which this makes a third as costly (the
-    records of this module have constructors of their own, see `_RECORDS`). The builder fills
-    a plain twin class with the same slots and then gives the object its real class, which
-    Python allows because the two layouts are identical. The code is generated from the
-    dataclass's own field list, the way `dataclasses` generates `__init__`, so a new field
-    cannot be forgotten; tests compare every builder with its class.
-    """
-    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    defaults = {
-        f.name: f.default
-        for f in fields(cls)  # type: ignore[arg-type]
-        if f.default is not MISSING
-    }
-    twin = type(f"_{cls.__name__}Draft", (), {"__slots__": names})
-    parameters = ", ".join(
-        f"{name}=_default_{name}" if name in defaults else name for name in names
-    )
-    body = "".join(f"    record.{name} = {name}\n" for name in names)
-    source = (
-        f"def build_{cls.__name__}({parameters}):\n"
-        f"    record = _twin()\n{body}    record.__class__ = _cls\n    return record\n"
-    )
-    namespace: dict[str, Any] = {"_twin": twin, "_cls": cls}
-    namespace.update({f"_default_{name}": value for name, value in defaults.items()})
-    exec(source, namespace)
-    built: Callable[..., _Record] = namespace[f"build_{cls.__name__}"]
-    return built
 
 
 def human_duration(micros: int) -> str:
