@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,27 @@ def test_every_format_is_the_same_in_one_process_or_two(
         assert (code, err) == (0, "")
         outputs.append(path.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_parent_imports_the_report_while_the_child_replays(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """The report's modules are imported once, by the parent, after the child is forked (the
+    child does not need them), or before the replay when one process does it all."""
+    calls: list[tuple[int, int]] = []
+    imports = cli._import_report
+
+    def meanwhile() -> None:
+        calls.append((os.getpid(), len(multiprocessing.active_children())))
+        imports()
+
+    monkeypatch.setattr(cli, "_import_report", meanwhile)
+    monkeypatch.setattr(cli, "_CHUNK_LEADS", 7)
+    monkeypatch.setenv("SLASPEC_JOBS", jobs)
+    code, out, err = run(capsys, "replay", HARBOUR, HARBOUR_LOG)
+    assert (code, err) == (0, "") and out.startswith("Harbour Analytics")
+    assert calls == [(os.getpid(), int(jobs) - 1)]
 
 
 def test_the_analysis_is_the_same_in_chunks_as_in_one_pass(

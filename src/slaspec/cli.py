@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, NoReturn, TextIO, TypeVar
 
 from slaspec import __version__
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
@@ -287,6 +287,16 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Input:
+    """An input file of a replay and its sha256, as the report will record it (`InputFile`).
+    A plain record: the report's models are imported only once the replay is under way."""
+
+    path: str
+    sha256: str
+    kind: Literal["agreement", "log", "mapping"]
+
+
 class _Logs:
     """The logs of one replay: events and rejected rows in input order, with provenance."""
 
@@ -294,7 +304,7 @@ class _Logs:
         self.paths = paths
         self.options = options
         self.encoding = encoding
-        self.inputs: list[InputFile] = []
+        self.inputs: list[Input] = []
         self.file_errors: list[Diagnostic] = []
         self.counters: list[readers.ReadCounter] = []
         self.readable = 0
@@ -384,7 +394,6 @@ class _Logs:
 
     def _columnar(self, agreement: Agreement, as_of: int | None) -> Prepared | None:
         from slaspec import readers
-        from slaspec.report import InputFile
 
         path = self._columnar_path()
         if path is None:
@@ -406,14 +415,13 @@ class _Logs:
             self._read = {path: (read.data, sha256.result() if sha256 is not None else None)}
             return None
         assert sha256 is not None
-        self.inputs.append(InputFile(path=path, sha256=sha256.result(), kind="log"))
+        self.inputs.append(Input(path, sha256.result(), "log"))
         self.readable += 1
         self.counters.append(counter)
         return prepared
 
     def items(self) -> Iterator[Event | readers.Rejected]:
         from slaspec import cli_parallel, readers
-        from slaspec.report import InputFile
 
         seq = 0
         read, self._read = self._read, {}
@@ -422,7 +430,7 @@ class _Logs:
             if data is None:
                 continue
             digest = digest or _sha256(data)
-            self.inputs.append(InputFile(path=path, sha256=digest, kind="log"))
+            self.inputs.append(Input(path, digest, "log"))
             text = readers.decode(data, path, self.encoding)
             if isinstance(text, Diagnostic):
                 self.file_errors.append(text)
@@ -537,17 +545,18 @@ def _replay_inputs(
     return checked, logs, options, as_of
 
 
-def _agreement_inputs(checked: Checked) -> list[InputFile]:
-    from slaspec.report import InputFile
-
+def _agreement_inputs(checked: Checked) -> list[Input]:
     return [
-        InputFile(
-            path=parsed.source.name,
-            sha256=_sha256(parsed.source.text.encode("utf-8")),
-            kind="agreement",
-        )
+        Input(parsed.source.name, _sha256(parsed.source.text.encode("utf-8")), "agreement")
         for parsed in checked.program.files
     ]
+
+
+def _input_files(inputs: Iterable[Input]) -> list[InputFile]:
+    """The inputs as the report's records."""
+    from slaspec.report import InputFile
+
+    return [InputFile(path=i.path, sha256=i.sha256, kind=i.kind) for i in inputs]
 
 
 def _report_file_errors(logs: _Logs, strict: bool) -> None:
@@ -621,7 +630,6 @@ def _replay_chunk(
     engine: LeadReplayer, prepared: Prepared, leads: Sequence[str], needs: _Needs
 ) -> _Rendered:
     """Replay some prepared leads (in order) and render only what the outputs need."""
-    from slaspec import render as report_render
     from slaspec.results import Tally
 
     rows, as_of = prepared.leads, prepared.as_of
@@ -634,6 +642,9 @@ def _replay_chunk(
             analyser.add(result)
     if analyser is not None:
         rendered.tallies = analyser.take()
+    if needs.json or needs.csv:
+        # Not imported otherwise: it imports the report's models, which the replay does not need.
+        from slaspec import render as report_render
     if needs.json:
         cycles, violations = report_render.json_items(
             (c for r in results for c in r.cycles), (v for r in results for v in r.violations)
@@ -740,12 +751,17 @@ def _jobs(rows: int) -> int:
     return 2 if cores >= 2 and rows >= PARALLEL_MIN_ROWS else 1
 
 
+def _import_report() -> None:
+    from slaspec import report  # noqa: F401
+
+
 def _replay_all(
     engine: LeadReplayer,
     prepared: Prepared,
     needs: _Needs,
     jobs: int,
     progress: _Progress | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> _Rendered:
     """Replay every prepared lead, sharing the chunks of leads with a forked process if jobs > 1.
 
@@ -755,12 +771,16 @@ def _replay_all(
     to copy the pages it touches), and the chunks are put back in chunk order: the output never
     depends on who replayed what. The child sends each chunk as soon as it is done, and the
     parent takes them between its own, so that at the end only the last one is in transit.
+    `meanwhile`, work the replay does not need, is done by the parent once the child runs (the
+    child claims more chunks in the meantime), or first when one process replays everything.
     """
     leads = list(prepared.leads)
     chunks = [leads[i : i + _CHUNK_LEADS] for i in range(0, len(leads), _CHUNK_LEADS)]
     if progress is not None:
         progress.start(len(chunks), len(leads))
     if jobs < 2 or len(chunks) < 2:
+        if meanwhile is not None:
+            meanwhile()
         every = range(len(chunks))
         return _joined(_replay_chunks(engine, prepared, chunks, needs, every, progress))
     context = multiprocessing.get_context("fork")
@@ -768,7 +788,7 @@ def _replay_all(
         counter = context.Value("l", 0)
         receiver, sender = context.Pipe(duplex=False)
     except OSError:  # no shared memory or pipes here (a sandbox): one process does it all
-        return _replay_all(engine, prepared, needs, 1, progress)
+        return _replay_all(engine, prepared, needs, 1, progress, meanwhile)
 
     def claimed() -> Iterator[int]:
         while True:
@@ -787,6 +807,8 @@ def _replay_all(
     with contextlib.suppress(OSError):  # cannot fork (process limits): the parent does it all
         child.start()
     sender.close()
+    if meanwhile is not None:
+        meanwhile()
     done: dict[int, _Rendered] = {}
     sent = True  # until the child's end is seen (EOF: all sent, or it failed)
     for index in claimed():
@@ -1018,7 +1040,6 @@ def _replay_checked(
     from slaspec import calendar as business_calendar
     from slaspec import reporters
     from slaspec.replay import Engine
-    from slaspec.report import summary_report
 
     formats = {output.fmt for output in outputs}
     agreement = checked.agreement
@@ -1057,7 +1078,11 @@ def _replay_checked(
             versions=history is not None,
         )
         jobs = _jobs(prepared.accounting.replayed)
-        rendered = _replay_all(engine, prepared, needs, jobs, progress)
+        # The report's modules (pydantic models: about a fifth of a second) are imported while
+        # the forked process replays, not before: the replay does not need them.
+        rendered = _replay_all(engine, prepared, needs, jobs, progress, _import_report)
+        from slaspec.report import summary_report
+
         # The rows are no longer needed; free them before the output is assembled.
         accounting, rejections, replay_as_of = (
             prepared.accounting,
@@ -1071,11 +1096,13 @@ def _replay_checked(
             replay_as_of,
             accounting,
             rejections,
-            [
-                *_agreement_inputs(checked),
-                *(i for version in args.history or () for i in _agreement_inputs(version)),
-                *logs.inputs,
-            ],
+            _input_files(
+                [
+                    *_agreement_inputs(checked),
+                    *(i for version in args.history or () for i in _agreement_inputs(version)),
+                    *logs.inputs,
+                ]
+            ),
             __version__,
             business_calendar.holidays_version(),
             logs.dst_resolved,

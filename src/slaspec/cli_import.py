@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, TypeVar
 
-from slaspec.cli import EXIT_FINDINGS, EXIT_OK, UsageError, _Logs, _write_output
+from slaspec.cli import EXIT_FINDINGS, EXIT_OK, Input, UsageError, _Logs, _write_output
 from slaspec.diagnostics import Diagnostic, sort_key
 from slaspec.events import Event
 from slaspec.source import Source
@@ -192,16 +192,13 @@ class MappedLogs(_Logs):
 
     def items(self) -> Iterator[Event | readers.Rejected]:
         from slaspec import importer, readers
-        from slaspec.report import InputFile
 
         seq = 0
         for path in self.paths:
             data = self._bytes(path)
             if data is None:
                 continue
-            self.inputs.append(
-                InputFile(path=path, sha256=hashlib.sha256(data).hexdigest(), kind="log")
-            )
+            self.inputs.append(Input(path, hashlib.sha256(data).hexdigest(), "log"))
             text = readers.decode(data, path, self.encoding)
             if isinstance(text, Diagnostic):
                 self.file_errors.append(text)
@@ -240,8 +237,6 @@ def mapped_logs(args: argparse.Namespace, checked: Checked) -> _Logs | None:
     """
     if not getattr(args, "mapping", None) and not getattr(args, "preset", None):
         return None
-    from slaspec.report import InputFile
-
     mappings = load(args)
     encoding = args.encoding if args.encoding not in (None, "utf-8") else mappings[0].encoding
     policy = args.dst_policy if args.dst_policy != "reject" else None
@@ -250,7 +245,7 @@ def mapped_logs(args: argparse.Namespace, checked: Checked) -> _Logs | None:
     # reproduce it (a preset is named preset:NAME; its text is the installed release's).
     for source in _sources(args):
         digest = hashlib.sha256(source.text.encode("utf-8")).hexdigest()
-        logs.inputs.append(InputFile(path=source.name, sha256=digest, kind="mapping"))
+        logs.inputs.append(Input(source.name, digest, "mapping"))
     return logs
 
 
