@@ -339,13 +339,13 @@ class _Logs:
             return
         imported = threading.Event()
         self._ahead = _Background(lambda: self._read_columns(path, imported))
-        _without_blas_threads()
         try:
-            # pyarrow's import (about a fifth of a second) while the thread reads the file. It
+            # pyarrow's import (about a tenth of a second) while the thread reads the file. It
             # is imported here, not in the thread, so that the two threads never import at once:
             # the thread waits for it before it parses. columnar_parse needs neither the
             # agreement's modules nor the replay's: those are imported after, beside the parse.
-            from slaspec import columnar_parse  # noqa: F401
+            with _pyarrow_without_numpy():
+                from slaspec import columnar_parse  # noqa: F401
         finally:
             imported.set()
 
@@ -403,8 +403,8 @@ class _Logs:
         sha256 = read.sha256
         prepared = None
         if not read.declined and read.data is not None:
-            _without_blas_threads()
-            from slaspec import columnar
+            with _pyarrow_without_numpy():
+                from slaspec import columnar
 
             counter = readers.ReadCounter()
             prepared = columnar.prepare_csv(
@@ -503,11 +503,22 @@ class _Background(Generic[_T]):
         return self._value
 
 
-def _without_blas_threads() -> None:
-    """Called before pyarrow is imported. pyarrow imports numpy, whose OpenBLAS starts a thread
-    per core that spins while numpy loads: about a tenth of a second of CPU, taken from the
-    log's parse beside it. slaspec does no linear algebra; a user's own setting is kept."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+@contextlib.contextmanager
+def _pyarrow_without_numpy() -> Iterator[None]:
+    """Around the command's first import of pyarrow: pyarrow imports numpy when it is installed
+    (about 0.09 s of CPU, and an OpenBLAS thread per core spinning meanwhile), and the log's
+    parse waits for that import. slaspec hands pyarrow no numpy arrays, and pyarrow runs
+    without numpy when it cannot import it. Only in the command's own process (`entry`), and
+    only during the import: numpy can be imported afterwards as usual."""
+    if not _exit_follows or "numpy" in sys.modules or "pyarrow" in sys.modules:
+        yield
+        return
+    sys.modules["numpy"] = None  # type: ignore[assignment]  # `import numpy` fails meanwhile
+    try:
+        yield
+    finally:
+        if "numpy" in sys.modules and sys.modules["numpy"] is None:
+            del sys.modules["numpy"]
 
 
 @dataclass(frozen=True, slots=True)
