@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -650,3 +650,82 @@ def test_the_collector_stays_paused_after_a_replay_only_when_the_process_exits(
         assert gc.isenabled() is not exit_follows
     finally:
         gc.enable()
+
+
+# ---------------------------------------------------------------- the parser's tables
+
+
+@pytest.fixture
+def fresh_parser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A cache directory of the test's own, and a parser not yet made; both as before after."""
+    from slaspec import parser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SLASPEC_NO_CACHE", raising=False)
+    monkeypatch.setattr(parser, "_parser", None)
+    cli._parser_ready.cache_clear()
+    yield tmp_path / "slaspec"
+    cli._parser_ready.cache_clear()
+
+
+def _trees() -> list[str]:
+    """The typed syntax tree (and syntax errors) of every agreement of the project."""
+    from slaspec import parser
+    from slaspec.source import Source
+
+    paths = sorted([*(ROOT / "agreements").glob("*.sla"), *DATA.rglob("*.sla")])
+    return [repr(parser.parse(Source(p.name, p.read_text(encoding="utf-8")))) for p in paths]
+
+
+def test_the_parser_tables_are_kept_in_the_users_cache_and_loaded_from_it(
+    fresh_parser: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slaspec import parser
+
+    cli._parser_ready()
+    [kept] = fresh_parser.iterdir()
+    assert kept.name == f"parser-{parser.tables_key()}.tables"
+    assert fresh_parser.stat().st_mode & 0o777 == 0o700
+    analysed = _trees()
+    # The next command loads them: it never analyses the grammar.
+    monkeypatch.setattr(parser, "_parser", None)
+    cli._parser_ready.cache_clear()
+
+    def refuse() -> None:
+        raise AssertionError("analysed the grammar again")
+
+    monkeypatch.setattr(parser, "_analysed", refuse)
+    cli._parser_ready()
+    assert _trees() == analysed
+    assert list(fresh_parser.iterdir()) == [kept]
+
+
+def test_damaged_tables_are_made_again(fresh_parser: Path) -> None:
+    from slaspec import parser
+
+    fresh_parser.mkdir(mode=0o700)
+    kept = fresh_parser / f"parser-{parser.tables_key()}.tables"
+    kept.write_bytes(b"not a pickle")
+    cli._parser_ready()
+    assert kept.read_bytes() != b"not a pickle"
+    assert parser.prime(kept.read_bytes()) is None  # loadable now
+    assert _trees()
+
+
+@pytest.mark.parametrize("why", ["others-can-write", "switched-off", "not-a-directory"])
+def test_no_cache_where_it_may_not_be_kept(
+    fresh_parser: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    from slaspec import parser
+
+    if why == "others-can-write":
+        fresh_parser.mkdir()
+        fresh_parser.chmod(0o777)  # a pickle there could be anyone's
+    elif why == "switched-off":
+        monkeypatch.setenv("SLASPEC_NO_CACHE", "1")
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(ROOT / "README.md"))
+    assert cli._tables_file(parser.tables_key()) is None
+    cli._parser_ready()
+    assert _trees()
+    assert not fresh_parser.exists() or list(fresh_parser.iterdir()) == []

@@ -11,12 +11,15 @@ import codecs
 import concurrent.futures
 import contextlib
 import datetime as dt
+import functools
 import gc
 import hashlib
 import multiprocessing
 import os
 import queue
+import stat
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -155,11 +158,58 @@ def _today() -> dt.date:
     return dt.date.today()
 
 
+@functools.cache
+def _parser_ready() -> None:
+    """Before a command parses an agreement: the parser's tables from the user's cache, or
+    analysed from the grammar and kept there for the next command (`parser.prime`)."""
+    from slaspec import parser
+
+    kept = _tables_file(parser.tables_key())
+    saved = None
+    if kept is not None:
+        with contextlib.suppress(OSError):
+            saved = kept.read_bytes()
+    made = parser.prime(saved)
+    if made is None or kept is None:
+        return
+    # Written beside its name and renamed into place: no command reads a half-written file.
+    written: str | None = None
+    try:
+        with tempfile.NamedTemporaryFile("wb", dir=kept.parent, delete=False) as out:
+            written = out.name
+            out.write(made)
+        os.replace(written, kept)
+    except OSError:  # a cache that cannot be written is simply not kept
+        if written is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(written)
+
+
+def _tables_file(key: str) -> Path | None:
+    """Where the parse tables with this key are kept: `$XDG_CACHE_HOME/slaspec` (by default
+    `~/.cache/slaspec`). None where no such directory may be used: the tables are a pickle, so
+    the directory must be the user's own and writable by nobody else, as the user's own files
+    are (a shared temporary directory would not do); SLASPEC_NO_CACHE=1 turns the cache off."""
+    if os.environ.get("SLASPEC_NO_CACHE", "") not in ("", "0") or not hasattr(os, "getuid"):
+        return None
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        folder = base / "slaspec"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = folder.stat()
+    except (OSError, RuntimeError):  # no home directory, a read-only file system
+        return None
+    if status.st_uid != os.getuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return folder / f"parser-{key}.tables"
+
+
 def _check_file(
     path: str, compile_: bool = True
 ) -> tuple[Checked | None, dict[str, Source], list[Diagnostic]]:
     from slaspec.pipeline import check_agreement
 
+    _parser_ready()
     source = read_source(path)
     if isinstance(source, Diagnostic):
         return None, {}, [source]
@@ -217,6 +267,7 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     from slaspec.parser import parse
 
     status = EXIT_OK
+    _parser_ready()
     for path in expand_paths(args.paths):
         source = read_source(path)
         if isinstance(source, Diagnostic):

@@ -26,6 +26,7 @@ from slaspec.cli import (
     _gc_paused,
     _Logs,
     _parse_instant,
+    _parser_ready,
     _report_file_errors,
     _today,
     _write_output,
@@ -158,6 +159,7 @@ def load_version(spec: str) -> Version:
     if isinstance(root, Diagnostic):
         advice = f" ({root.help})" if root.help else ""
         raise UsageError(f"{root.message}{advice}")
+    _parser_ready()
     checked = check_agreement(root, reader, _today())
     if checked.agreement is None:
         errors = [d for d in checked.diagnostics if d.severity is Severity.ERROR]

@@ -18,7 +18,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from slaspec.cli import AGREEMENT_SUFFIX, UsageError, _today, _write_output, read_source
+from slaspec.cli import (
+    AGREEMENT_SUFFIX,
+    UsageError,
+    _parser_ready,
+    _today,
+    _write_output,
+    read_source,
+)
 from slaspec.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
@@ -119,6 +126,7 @@ def _check(path: str) -> Checked | Diagnostic:
     source = read_source(path)
     if isinstance(source, Diagnostic):
         return source
+    _parser_ready()
     return check_agreement(source, read_source, _today())
 
 

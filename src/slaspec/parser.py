@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import io
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -17,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import cast
 
+import lark
 from lark import Lark, Token, Tree
 from lark.exceptions import (
     LarkError,
@@ -81,8 +85,18 @@ def grammar_text() -> str:
     return checkout.read_text(encoding="utf-8")
 
 
-@functools.cache
+_OPTIONS = "lalr contextual _Indenter propagate_positions no_placeholders"
+_parser: Lark | None = None  # made by `prime` or on first use
+
+
 def _lark() -> Lark:
+    global _parser
+    if _parser is None:
+        _parser = _analysed()
+    return _parser
+
+
+def _analysed() -> Lark:
     return Lark(
         grammar_text(),
         parser="lalr",
@@ -91,6 +105,32 @@ def _lark() -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
     )
+
+
+def tables_key() -> str:
+    """What the parse tables depend on: the grammar, the parser's options, lark's version and
+    Python's, as a hash. Tables kept under this key (`prime`) fit this parser."""
+    key = "\n".join((grammar_text(), _OPTIONS, lark.__version__, sys.version))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def prime(saved: bytes | None) -> bytes | None:
+    """Make the parser before its first use: from `saved`, tables an earlier `prime` returned
+    under the same `tables_key`, or by analysing the grammar into LALR tables (a tenth of a
+    second, at every start of a command, where loading them takes a fiftieth). Returns the
+    tables to keep when it analysed the grammar, None when `saved` served. The command line
+    keeps them in the user's cache directory (cli.py)."""
+    global _parser
+    if saved is not None:
+        try:
+            _parser = Lark.load(io.BytesIO(saved))
+            return None
+        except Exception:  # damaged, or from another lark: analysed again below
+            pass
+    _parser = _analysed()
+    made = io.BytesIO()
+    _parser.save(made)
+    return made.getvalue()
 
 
 @dataclass(frozen=True, slots=True)
