@@ -36,7 +36,6 @@ lead ids), so that `slaspec replay` does that too while it checks the agreement.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -230,7 +229,9 @@ def _order(coded: _Precoded, is_update: Any, rows: int, as_of: int | None) -> _O
         carries,
         coded.cells.taken(pc.take(source, pc.indices_nonzero(carries))),
         carried_before,
-        [sys.intern(lead_id) for lead_id in ids],
+        # Not interned (the reader interns its leads): each id is one object that every row,
+        # result and tally of its lead shares already; interning took 0.04 s of the GIL here.
+        ids,
         ends,
         as_of,
         len(base),
