@@ -102,7 +102,6 @@ def main() -> None:
         log = args.log or str(Path(folder) / "harbour-b2b.1m.events.csv")
         ensure_log(log, args.events)
         print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-        print(f"command: {' '.join(slaspec_command())}")
         for fmt in args.formats.split(","):
             for run in range(args.repeat):
                 code, wall, cpu, peak, stderr = run_replay(log, fmt, args.jobs)
