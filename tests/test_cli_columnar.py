@@ -107,6 +107,43 @@ def test_as_of_and_two_processes_read_by_columns(
     assert report["accounting"]["after_as_of"] > 0
 
 
+@pytest.mark.parametrize("as_of", [None, "2026-06-30T17:00:00+10:00"])
+def test_the_analyser_and_engine_are_made_while_the_rows_are_ordered(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    taken: list[bool],
+    as_of: str | None,
+) -> None:
+    """The columnar preparation hands the as-of instant to the command while a pyarrow thread
+    orders the rows; the analyser is made then, once, for the instant the replay uses."""
+    made: list[tuple[int, bool]] = []
+    preparing = [False]
+    real_prepare = cli._Logs.prepare
+    real_analyser = cli._analyser
+
+    def prepare(self: cli._Logs, *args: Any, **kwargs: Any) -> Any:
+        preparing[0] = True
+        try:
+            return real_prepare(self, *args, **kwargs)
+        finally:
+            preparing[0] = False
+
+    def analyser(args: Any, agreement: Any, replay_as_of: int) -> Any:
+        made.append((replay_as_of, preparing[0]))
+        return real_analyser(args, agreement, replay_as_of)
+
+    monkeypatch.setattr(cli._Logs, "prepare", prepare)
+    monkeypatch.setattr(cli, "_analyser", analyser)
+    agreement, log = EXAMPLES[0]
+    argv = (agreement, log, "--format", "json") + (("--as-of", as_of) if as_of else ())
+    code, out, _ = replay(capsys, monkeypatch, "1", *argv)
+    assert code == 0 and taken == [True]
+    assert replay(capsys, monkeypatch, "0", *argv) == (code, out, "")  # the reference way
+    report = json.loads(out)
+    instant = cli._parse_instant(report["as_of"], "--as-of")
+    assert made == [(instant, True), (instant, False)]  # beside the order; after, row by row
+
+
 def test_a_log_the_shortcut_declines_is_read_row_by_row(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -181,9 +218,9 @@ def test_the_log_is_parsed_in_a_thread_while_the_agreement_is_checked(
         seen.append(("agreement", threading.current_thread().name))
         return real_load(*args)
 
-    def prepare(*args: Any, parsed: Any = None) -> Any:
+    def prepare(*args: Any, parsed: Any = None, **kwargs: Any) -> Any:
         seen.append(("prepare with columns", str(parsed is not None)))
-        return real_prepare(*args, parsed=parsed)
+        return real_prepare(*args, parsed=parsed, **kwargs)
 
     monkeypatch.setattr(columnar_parse, "parse_csv", parse)
     monkeypatch.setattr(columnar, "prepare_csv", prepare)

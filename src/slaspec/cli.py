@@ -366,17 +366,24 @@ class _Logs:
     # Whether a single large plain CSV may be read and prepared column by column.
     columnar = True
 
-    def prepare(self, agreement: Agreement, as_of: int | None, progress: _Progress) -> Prepared:
+    def prepare(
+        self,
+        agreement: Agreement,
+        as_of: int | None,
+        progress: _Progress,
+        beside: Callable[[int], None] | None = None,
+    ) -> Prepared:
         """Read and prepare every log: `replay.prepare` of `items`, or its columnar shortcut.
 
         A single large CSV file that `columnar.prepare_csv` accepts is read by pyarrow and
         prepared column by column (its rows are built lead by lead as they are replayed, in
         whichever process replays them); anything it declines is read row by row as before,
         from the bytes already read. The two give equal `Prepared` (tests/test_columnar.py).
+        The columnar shortcut calls `beside` with the as-of instant while it orders the rows.
         """
         from slaspec.replay import prepare
 
-        fast = self._columnar(agreement, as_of)
+        fast = self._columnar(agreement, as_of, beside)
         if fast is not None:
             return fast
         return prepare(agreement, progress.rows(self.items()), as_of)
@@ -443,7 +450,9 @@ class _Logs:
         parsed = columnar_parse.parse_csv(data, path)
         return _Columns(data, sha256, parsed, declined=parsed is None)
 
-    def _columnar(self, agreement: Agreement, as_of: int | None) -> Prepared | None:
+    def _columnar(
+        self, agreement: Agreement, as_of: int | None, beside: Callable[[int], None] | None
+    ) -> Prepared | None:
         from slaspec import readers
 
         path = self._columnar_path()
@@ -459,7 +468,14 @@ class _Logs:
 
             counter = readers.ReadCounter()
             prepared = columnar.prepare_csv(
-                read.data, path, agreement, self.options, as_of, counter, parsed=read.parsed
+                read.data,
+                path,
+                agreement,
+                self.options,
+                as_of,
+                counter,
+                parsed=read.parsed,
+                beside=beside,
             )
         if prepared is None:
             # items() reads it row by row (or reports it), without reading it twice.
@@ -1108,10 +1124,24 @@ def _replay_checked(
     assert agreement is not None
     history = _history(args, checked)
     progress = _Progress(sys.stderr, sys.stderr.isatty())
+    analysed = bool(formats & _ANALYSED)
+    # The analyser and the engine need the agreement and the as-of instant, not the rows: the
+    # columnar preparation has them made while a pyarrow thread orders the rows.
+    early: dict[int, tuple[Analyser | None, Engine]] = {}
+    single = agreement  # the agreement replayed when there is no --history
+
+    def setup(replay_as_of: int) -> tuple[Analyser | None, Engine]:
+        analyser = _analyser(args, single, replay_as_of) if analysed else None
+        # A lead's result shows only the attributes a report reads (the analysis's).
+        return analyser, Engine(single, analyser.attributes_read() if analyser else ())
+
+    def beside(replay_as_of: int) -> None:
+        early[replay_as_of] = setup(replay_as_of)
+
     try:
         engine: LeadReplayer
         if history is None:
-            prepared = logs.prepare(agreement, as_of, progress)
+            prepared = logs.prepare(agreement, as_of, progress, beside)
         else:
             # Rows are read with every stage, alias and field any version declares.
             prepared = history.prepare(progress.rows(logs.items()), as_of)
@@ -1126,10 +1156,11 @@ def _replay_checked(
             )
             sys.stderr.write("slaspec: stopping (--strict): rows were rejected.\n")
             return EXIT_ERROR
-        analyser = _analyser(args, agreement, prepared.as_of) if formats & _ANALYSED else None
         if history is None:
-            # A lead's result shows only the attributes a report reads (the analysis's).
-            engine = Engine(agreement, analyser.attributes_read() if analyser else ())
+            found = early.get(prepared.as_of)
+            analyser, engine = found if found is not None else setup(prepared.as_of)
+        else:
+            analyser = _analyser(args, agreement, prepared.as_of) if analysed else None
         if "html" in formats:
             from slaspec.html_report import VIOLATIONS_SHOWN
         needs = _Needs(

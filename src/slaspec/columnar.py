@@ -36,7 +36,7 @@ lead ids), so that `slaspec replay` does that too while it checks the agreement.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +85,14 @@ def prepare_csv(
     counter: readers.ReadCounter,
     start_seq: int = 0,
     parsed: Parsed | None = None,
+    beside: Callable[[int], None] | None = None,
 ) -> replay.Prepared | None:
     """`replay.prepare` of `readers.read_log` of a plain CSV log's bytes; None if not plain.
 
     `parsed`, when given, is `parse_csv` of the same bytes and name, taken beforehand.
+    `beside`, when given, is called with the replay's as-of instant while a pyarrow thread
+    orders the rows, for the caller's work that needs that instant but not the rows (it is not
+    called when the log is declined before then).
     """
     if readers.check_options(options) is not None:
         return None
@@ -96,7 +100,7 @@ def prepare_csv(
         with _allocator():
             if parsed is None:
                 parsed = _parse(data, name)
-            prepared = _prepare(parsed, name, agreement, as_of, start_seq)
+            prepared = _prepare(parsed, name, agreement, as_of, start_seq, beside)
     except _Declined:
         return None
     counter.rows += prepared.accounting.read
@@ -110,6 +114,7 @@ def _prepare(
     agreement: Agreement,
     as_of: int | None,
     start_seq: int,
+    beside: Callable[[int], None] | None = None,
 ) -> replay.Prepared:
     """The columnar preparation; _Declined as soon as the log turns out not to be plain."""
     header, arrays, rows = parsed.header, parsed.arrays, parsed.rows
@@ -123,6 +128,10 @@ def _prepare(
         value = arrays[index] if index < header.width else None
         values = _values(value, is_update, pc.equal(coded.kind, _STAGE), agreement)
         pairs = _pairs(coded.cells, agreement)
+        if beside is not None:
+            # The as-of instant `_order` fixes: the given one, or the latest kept instant.
+            latest = pc.max(pc.filter(coded.time, coded.kept)).as_py() if as_of is None else as_of
+            beside(latest)
         order = ordering.result()
     del arrays[:]  # the text columns are coded now
     source, cells = order.source, order.cells
