@@ -85,7 +85,12 @@ def grammar_text() -> str:
     return checkout.read_text(encoding="utf-8")
 
 
-_OPTIONS = "lalr contextual _Indenter propagate_positions no_placeholders"
+_OPTIONS: dict[str, object] = {
+    "parser": "lalr",
+    "lexer": "contextual",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+}
 _parser: Lark | None = None  # made by `prime` or on first use
 
 
@@ -97,20 +102,16 @@ def _lark() -> Lark:
 
 
 def _analysed() -> Lark:
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        lexer="contextual",
-        postlex=_Indenter(),
-        propagate_positions=True,
-        maybe_placeholders=False,
-    )
+    return Lark(grammar_text(), postlex=_Indenter(), **_OPTIONS)
 
 
 def tables_key() -> str:
     """What the parse tables depend on: the grammar, the parser's options, lark's version and
     Python's, as a hash. Tables kept under this key (`prime`) fit this parser."""
-    key = "\n".join((grammar_text(), _OPTIONS, lark.__version__, sys.version))
+    # The indenter's settings (its token names and tab width) shape the lexer's tables too.
+    indenter = sorted((name, value) for name, value in vars(_Indenter).items() if name[0] != "_")
+    options = (sorted(_OPTIONS.items()), indenter)
+    key = "\n".join((grammar_text(), repr(options), lark.__version__, sys.version))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
