@@ -477,7 +477,7 @@ class _EventDraft:
 
     A frozen dataclass sets each field through `object.__setattr__`, which makes building one
     event cost about three times as much as filling this twin and changing its class; the hot
-    loops build a million events. test_readers checks the twins stay layout-identical.
+    loops build a million events. test_readers checks the twin stays layout-identical.
     """
 
     __slots__ = tuple(f.name for f in fields(Event))
