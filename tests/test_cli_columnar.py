@@ -270,3 +270,9 @@ def test_the_command_imports_pyarrow_without_numpy(tmp_path: Path) -> None:
 def test_in_process_callers_import_pyarrow_as_usual() -> None:
     with cli._pyarrow_without_numpy():
         assert sys.modules.get("numpy", 0) is not None  # not blocked: `entry` did not run
+
+
+def test_a_chunk_of_leads_is_whole_blocks_of_rows() -> None:
+    # Each process builds the rows of the chunks it replays: a block split between two chunks
+    # would be built twice, once in each process.
+    assert cli._CHUNK_LEADS % columnar.BLOCK_LEADS == 0

@@ -676,8 +676,9 @@ PARALLEL_MIN_ROWS = 500_000
 # From this size a single CSV log is worth reading with pyarrow (its import alone takes about
 # 0.3 s; below some 50,000 rows the row-by-row reader is done sooner).
 COLUMNAR_MIN_BYTES = 8_000_000
-# Leads replayed (and rendered) as one piece of work.
-_CHUNK_LEADS = 2000
+# Leads replayed (and rendered) as one piece of work: as many as the columnar shortcut builds
+# rows for at a time (columnar.BLOCK_LEADS, which says why so few).
+_CHUNK_LEADS = 500
 
 
 @dataclass(slots=True)
