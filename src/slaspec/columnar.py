@@ -60,11 +60,11 @@ from slaspec.compiler import Agreement
 from slaspec.events import EventKind
 from slaspec.results import Accounting, Origin
 
-# Leads whose rows are built together: the command replays its leads in chunks of as many
-# (cli._CHUNK_LEADS), in order, so each chunk builds exactly one block, in the process that
-# replays it. Small enough that a block's rows and results, built and freed again and again,
-# stay in the processor's caches: the 1M replay took 10% less time with 500 than with 2000
-# (and 250 or 125 no less than 500; docs/performance.md).
+# Leads whose rows are built together: the command replays its leads in chunks of whole
+# blocks (cli._CHUNK_LEADS), in order, so each chunk builds its own blocks, in the process that
+# replays it. Small enough that a block's rows, built and freed again and again, stay in the
+# processor's caches: the 1M replay took 6-10% less time with 500 than with 2000 (and 250 or
+# 125 no less than 500; docs/performance.md).
 BLOCK_LEADS = 500
 
 # Event kinds by rank.
