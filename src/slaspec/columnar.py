@@ -132,9 +132,8 @@ def _prepare(
         values = _values(value, is_update, pc.equal(coded.kind, _STAGE), agreement)
         pairs = _pairs(coded.cells, agreement)
         if beside is not None:
-            # The as-of instant `_order` fixes: the given one, or the latest kept instant.
-            latest = pc.max(pc.filter(coded.time, coded.kept)).as_py() if as_of is None else as_of
-            beside(latest)
+            # The as-of instant `_order` fixes.
+            beside(_latest_kept(coded) if as_of is None else as_of)
         order = ordering.result()
     del arrays[:]  # the text columns are coded now
     source, cells = order.source, order.cells
@@ -193,8 +192,7 @@ def _order(coded: _Precoded, is_update: Any, rows: int, as_of: int | None) -> _O
     after = 0
     replayed = kept
     if as_of is None:
-        # The latest kept instant (0 without any), as replay.prepare fixes it.
-        as_of = pc.max(pc.filter(time, kept)).as_py()
+        as_of = _latest_kept(coded)
     else:
         late = pc.greater(time, as_of)
         replayed = pc.and_not(kept, late)
@@ -250,6 +248,13 @@ def _order(coded: _Precoded, is_update: Any, rows: int, as_of: int | None) -> _O
         duplicate,
         after,
     )
+
+
+def _latest_kept(coded: _Precoded) -> int:
+    """The as-of instant when none is given: the latest kept instant, as replay.prepare fixes
+    it (a log has a kept row: the first with each event id is kept)."""
+    latest: int = pc.max(pc.filter(coded.time, coded.kept)).as_py()
+    return latest
 
 
 def _values(array: Any, is_update: Any, is_stage: Any, agreement: Agreement) -> _Coded:
