@@ -7,6 +7,7 @@ import datetime as dt
 import importlib.util
 import multiprocessing
 import random
+import time
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -391,6 +392,32 @@ def test_typed_pairs_are_shared_between_rows() -> None:
     assert pairs[0][1] is pairs[1][1] is pairs[2][1]
 
 
+def test_cells_are_typed_a_slice_at_a_time_offering_the_gil(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `_pairs` runs beside the thread that orders the rows, which needs the GIL between its
+    # pyarrow computations: it types the distinct cells a few at a time and offers the GIL in
+    # between (compiled code never offers it by itself). The slices change nothing.
+    harbour = agreement("harbour-b2b")
+    text = generate.generate_csv_text(harbour, 40, 4, START, 30)
+    parsed = columnar_parse.parse_csv(text.encode(), "log.csv")
+    assert parsed is not None and parsed.precoded is not None
+    cells = parsed.precoded.cells
+    at_once = columnar._pairs(cells, harbour)
+    offers: list[float] = []
+    sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda seconds: (offers.append(seconds), sleep(seconds)))
+    monkeypatch.setattr(columnar, "_TYPED_AT_ONCE", 7)
+    sliced = columnar._pairs(cells, harbour)
+    assert sliced == at_once
+    distinct = [len(dictionary) for dictionary in cells.dictionaries]
+    assert max(distinct) > 7 * 3  # several slices of a column
+    assert offers == [0] * sum(-(-count // 7) for count in distinct)
+    # And typed, not left as text: the datetime field's pairs hold datetimes.
+    engaged = at_once[cells.names.index("last_engaged")]
+    assert all(pair is None or isinstance(pair[1], dt.datetime) for pair in engaged)
+
+
 def test_a_stage_name_wins_over_an_alias_of_the_same_spelling() -> None:
     base = agreement("cases")
     odd = dataclasses.replace(base, aliases={**base.aliases, "closed": "open", "open": "new"})
@@ -592,6 +619,7 @@ def test_random_plain_logs_match_or_are_declined(log: tuple[bytes, int | None, i
     expected, expected_counter = reference(data, "r.csv", agreement("cases"), as_of, start_seq)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BLOCK_LEADS", 3)  # several blocks of leads
+        patch.setattr(columnar, "_TYPED_AT_ONCE", 2)  # cells typed in several slices
         got, counter = columnar_prepare(data, "r.csv", agreement("cases"), as_of, start_seq)
         if got is None:
             # The logs are plain in their bytes, so only a row the reference refuses declines.
