@@ -36,9 +36,9 @@ lead ids), so that `slaspec replay` does that too while it checks the agreement.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-import time
 from dataclasses import dataclass
 from typing import Any
 
