@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slaspec import calendar, events
 from slaspec.calendar import (
     ALWAYS,
     ANCHOR_YEAR,
@@ -565,3 +566,13 @@ def test_known_countries_are_the_holidays_package_list() -> None:
 
     assert calendar._countries() == frozenset(holidays.list_supported_countries())
     assert {"AU", "AUS", "GB", "UK", "US"} <= calendar._countries()
+
+
+def test_the_readers_bounds_are_the_calendars() -> None:
+    # slaspec.events holds the same bounds for the readers, which must not import the calendars.
+    assert (events.FIRST_YEAR, events.LAST_YEAR, events.EARLIEST, events.LATEST) == (
+        calendar.FIRST_YEAR,
+        calendar.LAST_YEAR,
+        calendar.EARLIEST,
+        calendar.LATEST,
+    )

@@ -12,6 +12,7 @@ from slaspec import cli
 from slaspec.report import SCHEMA_VERSION, Report
 
 SOLO = "agreements/solo-consultant.sla"
+HARBOUR = "agreements/harbour-b2b.sla"
 SOLO_LOG = "examples/solo-consultant.events.csv"
 GOLDEN = DATA / "cli_replay"
 
@@ -148,6 +149,9 @@ def test_strict_stops_at_a_missing_log(capsys: pytest.CaptureFixture[str], tmp_p
     [
         (["--as-of", "2026-03-02 09:00"], "has no UTC offset"),
         (["--as-of", "soon"], "is not an ISO 8601 instant"),
+        (["--as-of", "2200-01-01T00:00:00Z"], "outside the years 1900-2199"),
+        (["--as-of", "1899-12-31T23:59:59Z"], "outside the years 1900-2199"),
+        (["--as-of", "0001-01-01T00:00:00+05:00"], "outside the years 1900-2199"),  # < year 1 UTC
         (["--log-timezone", "Australia/Sidney"], "Australia/Sydney"),
     ],
 )
@@ -157,6 +161,29 @@ def test_bad_flags_exit_2_with_a_message(
     code, out, err = run(capsys, "replay", SOLO, SOLO_LOG, *flags)
     assert (code, out) == (2, "")
     assert message in err and "Traceback" not in err
+
+
+def test_instants_outside_the_years_covered_are_rejected_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A year typo in a timestamp or a datetime cell: the row is reported, not a traceback, and
+    # the as-of (the latest kept instant) stays within the years calendars cover.
+    log = tmp_path / "typos.csv"
+    log.write_text(
+        "lead_id,timestamp,type,value,last_engaged\n"
+        "L1,2026-03-03T09:00:00+11:00,stage,inquiry,9999-12-31T23:59:59-05:00\n"
+        "L2,9999-12-31T23:59:59-05:00,stage,inquiry,\n"
+        "L3,1850-01-01T09:00:00+11:00,stage,inquiry,\n"
+        "L4,2026-03-03T10:00:00+11:00,stage,inquiry,1026-03-03T10:00:00+11:00\n"
+        "L5,2026-03-03T11:00:00+11:00,stage,inquiry,2026-03-03T10:00:00+11:00\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "replay", HARBOUR, str(log), "--format", "json")
+    assert code == 0 and "Traceback" not in err
+    report = json.loads(out)
+    found = [(r["code"], r["row"]) for r in report["rejections"]]
+    assert found == [("SLA911", 2), ("SLA903", 3), ("SLA903", 4), ("SLA911", 5)]
+    assert report["accounting"]["replayed"] == 1
 
 
 def test_agreement_with_errors_cannot_replay(

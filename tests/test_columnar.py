@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from slaspec import columnar, columnar_parse, generate, readers, replay
 from slaspec.compiler import Agreement
-from slaspec.events import Origin
+from slaspec.events import FIRST_YEAR, LAST_YEAR, Origin
 from slaspec.pipeline import check_agreement
 from slaspec.results import Accounting
 from slaspec.source import Source
@@ -325,7 +325,9 @@ _DIGITS = st.integers(0, 99).map("{:02}".format)
 
 @settings(max_examples=150, deadline=None)
 @given(
-    year=st.integers(0, 9999).map("{:04}".format),
+    year=st.one_of(st.integers(0, 9999), st.sampled_from([1899, 1900, 2199, 2200])).map(
+        "{:04}".format
+    ),
     month=st.integers(0, 13).map("{:02}".format),
     day=st.integers(0, 32).map("{:02}".format),
     separator=st.sampled_from("Tt "),
@@ -356,7 +358,8 @@ def test_timestamp_property(
     stamp += (fraction if second else "") + offset
     instant = readers._Clock(None, "reject").instant(stamp)
     got, counter = columnar_prepare(_stamp_log([stamp]), "t.csv", agreement("cases"))
-    if isinstance(instant, readers._Bad):
+    if isinstance(instant, readers._Bad) or int(year) in (FIRST_YEAR, LAST_YEAR):
+        # Refused, or in the first or last year covered: read row by row.
         assert (got, counter) == (None, readers.ReadCounter())
     else:
         assert got is not None
@@ -795,6 +798,29 @@ def test_log_time_zone_options(options: readers.ReadOptions) -> None:
     assert counter == expected_counter
     naive = _replaced("09:15:00+11:00", "09:15:00")
     assert columnar.prepare_csv(naive, "z.csv", agreement("cases"), options, None, counter) is None
+
+
+@pytest.mark.parametrize(
+    ("stamp", "rejected"),
+    [
+        ("1900-01-01T10:00:00+11:00", ["SLA903"]),  # 1899-12-31T23:00Z
+        ("1900-01-01T10:00:00+05:00", []),
+        ("2199-12-31T20:00:00-05:00", ["SLA903"]),  # 2200-01-01T01:00Z
+        ("2199-12-31T20:00:00Z", []),
+    ],
+)
+def test_an_hour_of_the_first_or_last_year_covered_is_read_row_by_row(
+    stamp: str, rejected: list[str]
+) -> None:
+    # An offset can take an hour of 1900 or 2199 outside the years business calendars cover,
+    # which the reference refuses row by row; the columnar reading declines such a log.
+    data = f"lead_id,timestamp,type,value\nL1,{stamp},stage,new\n".encode()
+    got, counter = columnar_prepare(data, "log.csv", agreement("cases"))
+    assert got is None and counter == readers.ReadCounter()
+    expected, _ = reference(data, "log.csv", agreement("cases"))
+    assert [d.code for d in expected.rejections] == rejected
+    # A year inside is read column-wise as ever.
+    check(data.replace(stamp[:4].encode(), b"2026", 1), agreement("cases"))
 
 
 def test_special_characters_are_every_one_str_strip_or_splitlines_treats_specially() -> None:

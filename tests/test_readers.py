@@ -407,7 +407,11 @@ def test_lone_cr_line_endings() -> None:
         ("2026-03-02T09:15:00.123456-05:00", "2026-03-02T14:15:00.123456+00:00"),
         ("2026-03-02T00:00:00+14:00", "2026-03-01T10:00:00+00:00"),
         ("1969-12-31T23:59:59Z", "1969-12-31T23:59:59+00:00"),
-        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+00:00"),
+        # The first and last instants business calendars cover.
+        ("1900-01-01T00:00:00Z", "1900-01-01T00:00:00+00:00"),
+        ("1900-01-01T05:30:00+05:30", "1900-01-01T00:00:00+00:00"),
+        ("2199-12-31T23:59:59.999999Z", "2199-12-31T23:59:59.999999+00:00"),
+        ("2200-01-01T09:59:59+10:00", "2199-12-31T23:59:59+00:00"),
         ("2024-02-29T23:59:59-12:00", "2024-03-01T11:59:59+00:00"),
     ],
 )
@@ -423,6 +427,34 @@ def test_same_text_twice_uses_the_cache_and_agrees() -> None:
     found = events(read_all(HEADER + "".join(rows * 2))[0])
     assert [e.time for e in found[:4]] == [e.time for e in found[4:]]
     assert found[3].time == utc("2026-03-02T09:59:59+05:30")
+
+
+def test_an_hour_of_the_first_or_last_year_is_read_whole_every_time() -> None:
+    # Hours are kept and reused with any minutes and offset; an hour of 1900 or 2199 is not,
+    # since an offset can take it outside the years covered.
+    rows = [
+        "L-1,1900-01-01T10:00:00+05:00,stage,mql\n",  # 1900-01-01T05:00Z
+        "L-1,1900-01-01T10:00:00+11:00,stage,mql\n",  # 1899-12-31T23:00Z
+        "L-1,2199-12-31T20:00:00Z,stage,mql\n",
+        "L-1,2199-12-31T20:00:00-05:00,stage,mql\n",  # 2200-01-01T01:00Z
+    ]
+    items, _ = read_all(HEADER + "".join(rows))
+    assert [e.time for e in events(items)] == [
+        utc("1900-01-01T05:00:00+00:00"),
+        utc("2199-12-31T20:00:00+00:00"),
+    ]
+    assert [(r.diagnostic.code, r.diagnostic.row) for r in rejections(items)] == [
+        ("SLA903", 3),
+        ("SLA903", 5),
+    ]
+
+
+def test_a_local_time_outside_the_years_covered() -> None:
+    options = ReadOptions(log_timezone="Asia/Tokyo")  # UTC+9 since 1888
+    diagnostic = only_rejection(HEADER + "L-1,1900-01-01T05:00:00,stage,mql\n", options=options)
+    assert diagnostic.code == "SLA903" and "outside the years 1900-2199" in diagnostic.message
+    items, _ = read_all(HEADER + "L-1,1900-01-01T15:00:00,stage,mql\n", options=options)
+    assert [e.time for e in events(items)] == [utc("1900-01-01T06:00:00+00:00")]
 
 
 @pytest.mark.parametrize(
@@ -447,6 +479,14 @@ def test_same_text_twice_uses_the_cache_and_agrees() -> None:
         ("٢٠٢٦-03-02T09:15:00Z", "SLA903", "not an ISO 8601 instant"),
         ("2026-03-02T09:15:00", "SLA904", "no UTC offset"),
         ("2026-03-02 09:15", "SLA904", "no UTC offset"),
+        # Outside the years business calendars cover.
+        ("0001-01-01T00:00:00Z", "SLA903", "outside the years 1900-2199"),
+        ("1850-01-01T09:00:00+11:00", "SLA903", "outside the years 1900-2199"),
+        ("1899-12-31T23:59:59.999999Z", "SLA903", "outside the years 1900-2199"),
+        ("1900-01-01T05:29:59+05:30", "SLA903", "outside the years 1900-2199"),
+        ("2199-12-31T23:30:00-05:00", "SLA903", "outside the years 1900-2199"),
+        ("2200-01-01T00:00:00Z", "SLA903", "outside the years 1900-2199"),
+        ("9999-12-31T23:59:59-05:00", "SLA903", "outside the years 1900-2199"),
     ],
 )
 def test_rejected_timestamps(text: str, code: str, hint: str) -> None:

@@ -8,13 +8,17 @@ the default as-of before 1970, cached cell typing, and the business-clock reads 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from conftest import DATA, check_text
+from slaspec import nodes as n
 from slaspec import readers
 from slaspec.compiler import Agreement
 from slaspec.events import Event, EventKind, Origin
-from slaspec.replay import Engine, Row, prepare, replay_prepared
+from slaspec.replay import Engine, Row, coerce, prepare, replay_prepared
 
 BASE = (DATA / "replay" / "base.sla").read_text(encoding="utf-8")
 AGREEMENT = check_text(BASE, "base.sla").agreement
@@ -213,3 +217,56 @@ def test_an_engine_asked_for_some_attributes_shows_only_those() -> None:
     full = ENGINE.replay_lead("A", rows, prepared.as_of)
     some = Engine(AGREEMENT, ()).replay_lead("A", rows, prepared.as_of)
     assert dataclasses.replace(full, attributes=()) == some
+
+
+# Dates and instants outside the years business calendars cover do not fit their field: typed
+# anyway, a clock or a `within` check would have nothing to measure them with.
+_SYDNEY = "Australia/Sydney"
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [
+        ("datetime", "9999-12-31T23:59:59-05:00"),  # past year 9999 in UTC
+        ("datetime", "0001-01-01T00:00:00+05:00"),  # before year 1 in UTC
+        ("datetime", "1850-06-01T09:00:00+10:00"),
+        ("datetime", "1900-01-01T09:00:00"),  # Sydney's midnight UTC+10 hours: 1899 in UTC
+        ("datetime", "2200-01-01T00:00:00Z"),
+        ("date", "1850-06-01"),
+        ("date", "1900-01-01"),  # its midnight in Sydney is still 1899 in UTC
+        ("date", "2200-01-01"),
+        ("date", "9999-12-31"),
+    ],
+)
+def test_cells_outside_the_years_covered_do_not_fit(kind: str, raw: str) -> None:
+    field = n.FieldType(kind=kind)
+    with pytest.raises(ValueError, match="outside the years 1900-2199"):
+        coerce(kind, raw, field, _SYDNEY)
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "expected"),
+    [
+        ("datetime", "1900-01-01T10:00:00+10:00", dt.datetime(1900, 1, 1, tzinfo=dt.UTC)),
+        ("datetime", "2199-12-31T23:59:59Z", dt.datetime(2199, 12, 31, 23, 59, 59, tzinfo=dt.UTC)),
+        ("date", "1900-01-02", dt.date(1900, 1, 2)),
+        ("date", "2199-12-31", dt.date(2199, 12, 31)),
+    ],
+)
+def test_cells_at_the_edges_of_the_years_covered_fit(kind: str, raw: str, expected: object) -> None:
+    assert coerce(kind, raw, n.FieldType(kind=kind), _SYDNEY) == expected
+
+
+def test_a_cell_outside_the_years_covered_rejects_its_row_only() -> None:
+    items = [
+        event("A", 1, EventKind.UPDATE, None, 0, closed_at="9999-12-31T23:59:59-05:00"),
+        event("B", 1, EventKind.UPDATE, None, 1, closed_at="2026-03-02T09:00:00+11:00"),
+    ]
+    agreement = dataclasses.replace(
+        AGREEMENT, fields={**AGREEMENT.fields, "closed_at": n.FieldType(kind="datetime")}
+    )
+    prepared = prepare(agreement, items)
+    assert list(prepared.leads) == ["B"]
+    [rejected] = prepared.rejections
+    assert (rejected.code, rejected.row) == ("SLA911", 2)
+    assert "outside the years 1900-2199" in rejected.message

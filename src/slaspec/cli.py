@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Generic, Literal, NoReturn, TextIO, TypeVar
 
 from slaspec import __version__
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
-from slaspec.events import Event
+from slaspec.events import EARLIEST, FIRST_YEAR, LAST_YEAR, LATEST, Event
 from slaspec.source import Source
 
 if TYPE_CHECKING:
@@ -330,8 +330,17 @@ def _parse_instant(text: str, flag: str) -> int:
     if moment.tzinfo is None:
         raise UsageError(f"{flag} {text!r} has no UTC offset; add one such as +10:00 or Z")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    delta = moment - epoch
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    try:
+        delta = moment - epoch
+    except OverflowError:  # in UTC, before year 1 or after 9999
+        delta = dt.timedelta.max
+    instant = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if not EARLIEST <= instant < LATEST:
+        raise UsageError(
+            f"{flag} {text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years "
+            "business calendars cover"
+        )
+    return instant
 
 
 def _sha256(data: bytes) -> str:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc  # type: ignore[import-untyped]
 import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
 from slaspec import readers
-from slaspec.events import EVENT_TYPES
+from slaspec.events import EVENT_TYPES, FIRST_YEAR, LAST_YEAR
 
 # The characters besides space and line feed that `str.strip` trims or `str.splitlines` breaks
 # at; test_columnar derives this set from the whole of Unicode.
@@ -296,6 +296,10 @@ def _instant(clock: readers._Clock, shape: re.Pattern[str], piece: bytes, text: 
     """The reference clock's reading of a synthetic timestamp around a piece of the shape."""
     decoded = piece.decode("ascii")
     if shape.fullmatch(decoded) is None:
+        raise _Declined
+    if shape is _HOUR and not FIRST_YEAR < int(decoded[:4]) < LAST_YEAR:
+        # The reference refuses an instant outside the years business calendars cover, and
+        # reads an hour of the first or last year row by row: so is such a log.
         raise _Declined
     instant = clock.instant(text.format(decoded))
     if not isinstance(instant, int):

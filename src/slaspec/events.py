@@ -18,6 +18,14 @@ from types import MappingProxyType
 # replay keeps one per row; it belongs here as much as there.
 from slaspec.results import Origin as Origin
 
+# The years a replay covers: business calendars (slaspec.calendar, which defines the same
+# bounds) answer for instants from 1900-01-01T00:00Z up to, not including, 2200-01-01T00:00Z.
+# A timestamp or a datetime cell outside them is refused where it is read.
+FIRST_YEAR = 1900
+LAST_YEAR = 2199
+EARLIEST = -2_208_988_800_000_000  # 1900-01-01T00:00Z, microseconds since the Unix epoch
+LATEST = 7_258_118_400_000_000  # 2200-01-01T00:00Z
+
 
 class EventKind(enum.IntEnum):
     """What an event does; the value is its kind rank when events share a timestamp."""

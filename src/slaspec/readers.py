@@ -53,7 +53,16 @@ from decimal import Decimal
 from typing import Any, Literal, TextIO, assert_never
 
 from slaspec.diagnostics import Diagnostic, Severity, did_you_mean
-from slaspec.events import EVENT_TYPES, Event, EventKind, Origin
+from slaspec.events import (
+    EARLIEST,
+    EVENT_TYPES,
+    FIRST_YEAR,
+    LAST_YEAR,
+    LATEST,
+    Event,
+    EventKind,
+    Origin,
+)
 
 LogFormat = Literal["csv", "jsonl"]
 DstPolicy = Literal["reject", "earlier", "later"]
@@ -281,7 +290,11 @@ class _Clock:
         self.naive_rests: dict[str, int] = {}
 
     def instant(self, text: str) -> int | _Bad:
-        """Every accepted shape, the log time zone and the DST policy; fills the caches."""
+        """Every accepted shape, the log time zone and the DST policy; fills the caches.
+
+        Only hours of the years strictly inside FIRST_YEAR..LAST_YEAR are kept, so an instant
+        made of kept pieces is always within EARLIEST..LATEST (an offset or a zone moves an
+        hour by less than a day); any other is read whole and checked."""
         head = text[:13]
         rest = text[13:]
         base = self.hours.get(head)
@@ -293,6 +306,19 @@ class _Clock:
             past = self.naive_rests.get(rest)
             if base is not None and past is not None:
                 return base + past
+        read = self._read(text, head, rest)
+        if isinstance(read, int) and not EARLIEST <= read < LATEST:
+            return _Bad(
+                "SLA903",
+                f"`{_show(text)}` is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years "
+                "business calendars cover",
+                f"check the year: slaspec replays instants from {FIRST_YEAR}-01-01T00:00Z up to "
+                f"{LAST_YEAR + 1}-01-01T00:00Z, such as `{GOOD_TIMESTAMP}`",
+            )
+        return read
+
+    def _read(self, text: str, head: str, rest: str) -> int | _Bad:
+        """`instant` of a text whose pieces are not both kept."""
         match = _INSTANT.fullmatch(text)
         if match is None:
             return _bad_timestamp(text)
@@ -319,7 +345,9 @@ class _Clock:
         fraction = match["f"]
         hour_start = ((day.toordinal() - _EPOCH_ORDINAL) * 24 + hour) * _HOUR_US
         past = (minute * 60 + second) * _US + (int(fraction.ljust(6, "0")) if fraction else 0)
-        self.hours[head] = hour_start
+        kept = FIRST_YEAR < day.year < LAST_YEAR  # see `instant`
+        if kept:
+            self.hours[head] = hour_start
         offset_text = match["off"]
         if offset_text is not None:
             offset = _offset_us(offset_text)
@@ -332,10 +360,17 @@ class _Clock:
             if fraction is None:
                 self.rests[rest] = past - offset
             return hour_start + past - offset
-        return self._local(text, head, rest, hour_start, past, fraction is None)
+        return self._local(text, head, rest, hour_start, past, fraction is None, kept)
 
     def _local(
-        self, text: str, head: str, rest: str, hour_start: int, past: int, cacheable: bool
+        self,
+        text: str,
+        head: str,
+        rest: str,
+        hour_start: int,
+        past: int,
+        cacheable: bool,
+        kept: bool,
     ) -> int | _Bad:
         """A wall-clock time without offset -> instant, in the log time zone."""
         zone = self.zone
@@ -352,7 +387,8 @@ class _Clock:
         start = _local_offsets(zone, hour_start)
         end = _local_offsets(zone, hour_start + _HOUR_US - 1)
         if start[0] == start[1] == end[0] == end[1]:
-            self.local_hours[head] = hour_start - start[0]
+            if kept:
+                self.local_hours[head] = hour_start - start[0]
             if cacheable:
                 self.naive_rests[rest] = past
             return hour_start + past - start[0]

@@ -29,7 +29,7 @@ from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar, NoOpenTime
 from slaspec.compiler import Agreement, Length, Stage
 from slaspec.diagnostics import Diagnostic, did_you_mean, sort_key
-from slaspec.events import Event, EventKind, Origin
+from slaspec.events import FIRST_YEAR, LAST_YEAR, Event, EventKind, Origin
 from slaspec.readers import Rejected
 from slaspec.results import (
     Accounting,
@@ -66,8 +66,10 @@ _VALUE_HELP = {
     "money": "write a plain decimal amount such as 18500 or 99.95 (no currency signs or "
     "thousands separators)",
     "boolean": "write true or false (yes/no and 1/0 are accepted too)",
-    "date": "write the date as YYYY-MM-DD",
-    "datetime": "write an ISO 8601 date and time such as 2026-03-02T09:15:00+11:00",
+    "date": f"write the date as YYYY-MM-DD, in the years {FIRST_YEAR}-{LAST_YEAR} (business "
+    "calendars cover no others)",
+    "datetime": "write an ISO 8601 date and time such as 2026-03-02T09:15:00+11:00, in the years "
+    f"{FIRST_YEAR}-{LAST_YEAR} (business calendars cover no others)",
     "enum": "use one of the field's values, or add this value to the field's enum",
     "string": "",
 }
@@ -179,9 +181,16 @@ def coerce(kind: str, raw: str, field_type: n.FieldType, timezone: str) -> Value
         raise ValueError(f"`{raw}` is not true or false")
     if kind == "date":
         try:
-            return dt.date.fromisoformat(raw)
+            day = dt.date.fromisoformat(raw)
         except ValueError:
             raise ValueError(f"`{raw}` is not a date (write YYYY-MM-DD)") from None
+        # Compared as its midnight in the agreement's zone (`Engine.instant_of`).
+        if not _FIRST_YEAR_DAY < day < _LAST_YEAR_DAY and (
+            day not in (_FIRST_YEAR_DAY, _LAST_YEAR_DAY)
+            or not _covered(dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone)))
+        ):
+            raise ValueError(_outside_years(raw))
+        return day
     if kind == "datetime":
         try:
             value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -189,7 +198,13 @@ def coerce(kind: str, raw: str, field_type: n.FieldType, timezone: str) -> Value
             raise ValueError(f"`{raw}` is not a date and time (ISO 8601)") from None
         if value.tzinfo is None:
             value = value.replace(tzinfo=ZoneInfo(timezone))
-        return value.astimezone(UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:  # past year 9999 or before year 1 in UTC
+            raise ValueError(_outside_years(raw)) from None
+        if not _covered(value):
+            raise ValueError(_outside_years(raw))
+        return value
     if kind == "enum":
         allowed = [v.value for v in field_type.values]
         if raw not in allowed:
@@ -200,6 +215,23 @@ def coerce(kind: str, raw: str, field_type: n.FieldType, timezone: str) -> Value
             )
         return raw
     return raw
+
+
+# Business calendars answer for instants of these years only (slaspec.events): a date or
+# datetime cell outside them does not fit its field. Dates strictly between these two are
+# inside whatever the zone.
+_EARLIEST_DATETIME = dt.datetime(FIRST_YEAR, 1, 1, tzinfo=UTC)
+_LATEST_DATETIME = dt.datetime(LAST_YEAR + 1, 1, 1, tzinfo=UTC)
+_FIRST_YEAR_DAY = dt.date(FIRST_YEAR, 1, 1)
+_LAST_YEAR_DAY = dt.date(LAST_YEAR, 12, 31)
+
+
+def _covered(value: dt.datetime) -> bool:
+    return _EARLIEST_DATETIME <= value < _LATEST_DATETIME
+
+
+def _outside_years(raw: str) -> str:
+    return f"`{raw}` is outside the years {FIRST_YEAR}-{LAST_YEAR}"
 
 
 class _CellError(Exception):
