@@ -6,12 +6,13 @@ import dataclasses
 import datetime as dt
 import importlib.util
 import multiprocessing
+import os
 import random
-import time
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
+import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -407,18 +408,96 @@ def test_cells_are_typed_a_slice_at_a_time_offering_the_gil(
     assert parsed is not None and parsed.precoded is not None
     cells = parsed.precoded.cells
     at_once = columnar._pairs(cells, harbour)
-    offers: list[float] = []
-    sleep = time.sleep
-    monkeypatch.setattr(time, "sleep", lambda seconds: (offers.append(seconds), sleep(seconds)))
+    offers: list[None] = []
+    sched_yield = os.sched_yield
+    monkeypatch.setattr(os, "sched_yield", lambda: offers.append(sched_yield()))
     monkeypatch.setattr(columnar, "_TYPED_AT_ONCE", 7)
     sliced = columnar._pairs(cells, harbour)
     assert sliced == at_once
     distinct = [len(dictionary) for dictionary in cells.dictionaries]
     assert max(distinct) > 7 * 3  # several slices of a column
-    assert offers == [0] * sum(-(-count // 7) for count in distinct)
+    assert len(offers) == sum(-(-count // 7) for count in distinct)
     # And typed, not left as text: the datetime field's pairs hold datetimes.
     engaged = at_once[cells.names.index("last_engaged")]
     assert all(pair is None or isinstance(pair[1], dt.datetime) for pair in engaged)
+
+
+_OFFSETS = st.tuples(
+    st.sampled_from("+-"), st.integers(0, 25), st.sampled_from([":", ":", ""]), st.integers(0, 61)
+).map(lambda t: f"{t[0]}{t[1]:02}{t[2]}{t[3]:02}")
+_DATETIME_TEXTS = st.builds(
+    "{}-{}-{}{}{}:{}{}{}{}".format,
+    st.one_of(
+        st.integers(1900, 2199), st.sampled_from([1899, 1900, 2199, 2200]), st.integers(0, 9999)
+    ).map("{:04}".format),
+    st.integers(0, 13).map("{:02}".format),
+    st.integers(0, 32).map("{:02}".format),
+    st.sampled_from(["T", "T", "T", "t", " "]),
+    st.integers(0, 25).map("{:02}".format),
+    st.integers(0, 61).map("{:02}".format),
+    st.one_of(st.just(""), st.integers(0, 61).map(":{:02}".format)),
+    st.one_of(st.just(""), st.integers(1, 7).map(lambda n: "." + "5" * n)),
+    st.one_of(st.sampled_from(["Z", "Z", "z", "", "+00:00", "-00:00"]), _OFFSETS),
+)
+
+
+def _typed_column(texts: list[str]) -> dict[str, object] | None:
+    """`columnar._pairs` of one datetime column holding `texts` (and an empty cell), by text;
+    None if it declines."""
+    cells = columnar_parse._Cells.of([("t", pa.array([*texts, ""], pa.string()))], len(texts) + 1)
+    try:
+        [column] = columnar._pairs(cells, agreement("cases"))
+    except columnar_parse._Declined:
+        return None
+    by_text = dict(zip(cells.dictionaries[0].to_pylist(), column, strict=True))
+    assert by_text.pop("") is None
+    return by_text
+
+
+@pytest.mark.parametrize(
+    ("text", "fits"),
+    [
+        # The hour is inside the years covered, the cell is not (or the other way round).
+        ("1900-01-01T00:30:00+05:00", False),
+        ("2199-12-31T23:30:00-05:00", False),
+        ("1899-12-31T23:30:00-05:00", True),
+        ("2200-01-01T00:30:00+05:00", True),
+        ("2026-03-02T09:15:00.123456+11:00", True),
+        ("2026-02-29T09:15:00Z", False),
+    ],
+)
+def test_datetime_cells_at_the_edges_typed_from_their_pieces(text: str, fits: bool) -> None:
+    typer = replay._Cells(agreement("cases"))
+    if fits:
+        (pair,) = typer.typed((("t", text),))
+        got = _typed_column([text, "2026-03-02T09:15:00+11:00"])
+        assert got is not None and got[text] == pair
+    else:
+        with pytest.raises(replay._CellError):
+            typer.typed((("t", text),))
+        assert _typed_column([text, "2026-03-02T09:15:00+11:00"]) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(_DATETIME_TEXTS, min_size=1, max_size=12))
+def test_datetime_cells_typed_from_their_pieces_are_typed_as_whole(texts: list[str]) -> None:
+    # `_datetimes` reads each distinct date-and-hour and rest once and adds them; the value,
+    # or the refusal, is what `replay._Cells` gives for the whole cell.
+    typer = replay._Cells(agreement("cases"))
+    expected: dict[str, object] = {}
+    for text in texts:
+        try:
+            (expected[text],) = typer.typed((("t", text),))
+        except replay._CellError:
+            assert _typed_column([text]) is None, text
+        else:
+            assert _typed_column([text]) == {text: expected[text]}, text
+    # Together, sharing hours and rests read once.
+    together = _typed_column(list(expected))
+    assert together == expected
+    for text, pair in (together or {}).items():
+        assert repr(pair) == repr(expected[text]), text
+        assert isinstance(pair, tuple) and pair[1].tzinfo is dt.UTC
 
 
 def test_a_stage_name_wins_over_an_alias_of_the_same_spelling() -> None:
