@@ -24,7 +24,8 @@ Plain means all of this:
 
 Timestamps are read by the reference clock itself, once per distinct hour (`2026-03-02T09`)
 and once per distinct rest (`:15:00+11:00`), and added column-wise; attribute cells are typed
-by `replay._Cells` once per distinct cell of a field. The rows are sorted by one pyarrow sort
+by `replay._Cells` once per distinct cell of a field (datetime cells likewise from their hour
+and rest, each read once by `replay.coerce`). The rows are sorted by one pyarrow sort
 and become `replay.Row` records only when a lead is looked up, a block of `BLOCK_LEADS`
 consecutive leads at a time. The command replays its leads in chunks of that many in two
 processes forked after preparation, so each process builds the rows it replays. Building a
