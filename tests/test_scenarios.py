@@ -665,6 +665,42 @@ CHECK_CASES = [
         id="dst-fold",
     ),
     pytest.param(
+        "        Mon 1850-03-04 09:00  enters inquiry\n",
+        (
+            "SLA952",
+            3,
+            9,
+            "Mon 1850-03-04 09:00 is outside the years 1900-2199, the only years business "
+            "calendars cover",
+        ),
+        "check the year, e.g. `Mon 2026-03-02 09:30`",
+        id="year-before-1900",
+    ),
+    pytest.param(
+        "        Fri 9999-12-31 23:00 -05:00  enters inquiry\n",
+        (
+            "SLA952",
+            3,
+            9,
+            "Fri 9999-12-31 23:00 is outside the years 1900-2199, the only years business "
+            "calendars cover",
+        ),
+        "check the year, e.g. `Mon 2026-03-02 09:30`",
+        id="year-9999-with-offset",
+    ),
+    pytest.param(
+        "        Mon 1900-01-01 05:00  enters inquiry\n",  # 1899-12-31 in UTC (Sydney +10:05 LMT)
+        (
+            "SLA952",
+            3,
+            9,
+            "Mon 1900-01-01 05:00 is outside the years 1900-2199, the only years business "
+            "calendars cover",
+        ),
+        "check the year, e.g. `Mon 2026-03-02 09:30`",
+        id="first-year-before-utc",
+    ),
+    pytest.param(
         "        Mon 2026-03-02 09:00  enters inquiry\n"
         "        expect first_touch met, goal 2 business hours\n",
         ("SLA952", 4, 38, "first_touch has no goal of 2 business hours"),

@@ -30,7 +30,7 @@ from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
 from slaspec.compiler import Agreement, Target
 from slaspec.diagnostics import Diagnostic, Severity, did_you_mean, sort_key
-from slaspec.events import Event, EventKind, Origin
+from slaspec.events import EARLIEST, FIRST_YEAR, LAST_YEAR, LATEST, Event, EventKind, Origin
 from slaspec.pipeline import Checked, check_agreement
 from slaspec.replay import Engine, TraceEntry, prepare
 from slaspec.results import Cycle, LeadResult, Outcome, Stay, Violation, ViolationKind
@@ -281,10 +281,21 @@ class _Checker:
     # ------------------------------------------------------------ times
 
     def instant(self, when: When) -> int | None:
-        found = instant(when, self.zone)
+        shown = _wall_text(dt.datetime.combine(when.date, when.time))
+        # Years outside those covered are refused before any arithmetic (which could overflow
+        # near year 1 or 9999); the first and last years are checked once converted.
+        found = instant(when, self.zone) if FIRST_YEAR <= when.date.year <= LAST_YEAR else None
+        if found is None or (isinstance(found, int) and not EARLIEST <= found < LATEST):
+            self.report(
+                "SLA952",
+                f"{shown} is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years business "
+                "calendars cover",
+                when.span,
+                f"check the year, e.g. `{GOOD_TIME}`",
+            )
+            return None
         if isinstance(found, int):
             return found
-        shown = _wall_text(dt.datetime.combine(when.date, when.time))
         before, after = (_offset_text(offset) for offset in found.offsets)
         if found.gap:
             self.report(
