@@ -367,6 +367,21 @@ activity = {{ value = "call" }}
         # São Paulo skipped 2017-10-15 00:00-00:59: the day starts at 01:00 -02:00.
         ("iso", "2017-10-15", "America/Sao_Paulo", "reject", "2017-10-15T03:00:00Z"),
         ("%d/%m/%Y", "15/10/2017", "America/Sao_Paulo", "reject", "2017-10-15T03:00:00Z"),
+        # Only the years business calendars cover (an offset can take year 1 past its start).
+        ("iso", "1900-01-01T00:00:00Z", "UTC", "reject", "1900-01-01T00:00:00Z"),
+        ("iso", "2199-12-31 23:59", "UTC", "reject", "2199-12-31T23:59:00Z"),
+        ("iso", "1850-06-01", "UTC", "reject",
+         "SLA903: `1850-06-01` is outside the years 1900-2199, the only years business "
+         "calendars cover"),
+        ("iso", "0001-01-01T00:00:00+05:00", "UTC", "reject",
+         "SLA903: `0001-01-01T00:00:00+05:00` is outside the years 1900-2199, the only years "
+         "business calendars cover"),
+        ("iso", "9999-12-31", "Australia/Sydney", "reject",
+         "SLA903: `9999-12-31` is outside the years 1900-2199, the only years business "
+         "calendars cover"),
+        ("epoch-s", "99999999999", "UTC", "reject",
+         "SLA903: `99999999999` is outside the years 1900-2199, the only years business "
+         "calendars cover"),
     ],
 )  # fmt: skip
 def test_timestamps_are_read_only_in_the_declared_format(

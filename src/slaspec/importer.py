@@ -33,7 +33,16 @@ from decimal import Decimal, InvalidOperation
 from typing import assert_never
 
 from slaspec.diagnostics import Diagnostic, did_you_mean
-from slaspec.events import EVENT_TYPES, Event, EventKind, Origin
+from slaspec.events import (
+    EARLIEST,
+    EVENT_TYPES,
+    FIRST_YEAR,
+    LAST_YEAR,
+    LATEST,
+    Event,
+    EventKind,
+    Origin,
+)
 from slaspec.mapping import (
     Attribute,
     Constant,
@@ -844,8 +853,19 @@ def _coerce(rule: Attribute, text: str, clock: _Clock | None) -> str | _Bad:
 # --- timestamps -------------------------------------------------------------------------------
 
 
+def _outside_years(text: str) -> _Bad:
+    return _Bad(
+        "SLA903",
+        f"`{_show(text)}` is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years business "
+        "calendars cover",
+        "check the year, and that the declared timestamp format reads the cell as it was meant",
+    )
+
+
 class _Clock:
-    """Timestamp text in one declared format and zone -> microseconds since the epoch (UTC)."""
+    """Timestamp text in one declared format and zone -> microseconds since the epoch (UTC);
+    instants outside the years business calendars cover are refused (SLA903), as the reader of
+    canonical logs refuses them."""
 
     def __init__(self, zone_name: str | None, policy: DstPolicy, fmt: str) -> None:
         self.zone_name = zone_name
@@ -878,7 +898,12 @@ class _Clock:
         if known is not None:
             return known
         before = self.resolved
-        value = self._read(text)
+        try:
+            value = self._read(text)
+        except OverflowError:  # an offset or a zone took it before year 1 or past 9999
+            value = _outside_years(text)
+        if isinstance(value, int) and not EARLIEST <= value < LATEST:
+            value = _outside_years(text)
         # A time resolved by the DST policy is read again each time, so each row is counted.
         if self.resolved == before and len(self.cache) < 65_536:
             self.cache[text] = value
