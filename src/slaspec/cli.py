@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Generic, Literal, NoReturn, TextIO, TypeVar
 
 from slaspec import __version__
 from slaspec.diagnostics import Diagnostic, Severity, sort_key
-from slaspec.events import EARLIEST, FIRST_YEAR, LAST_YEAR, LATEST, Event
+from slaspec.events import EARLIEST, LATEST, Event, outside_years
 from slaspec.source import Source
 
 if TYPE_CHECKING:
@@ -336,10 +336,7 @@ def _parse_instant(text: str, flag: str) -> int:
         delta = dt.timedelta.max
     instant = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if not EARLIEST <= instant < LATEST:
-        raise UsageError(
-            f"{flag} {text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years "
-            "business calendars cover"
-        )
+        raise UsageError(outside_years(f"{flag} {text!r}"))
     return instant
 
 

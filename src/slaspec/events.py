@@ -27,6 +27,14 @@ EARLIEST = -2_208_988_800_000_000  # 1900-01-01T00:00Z, microseconds since the U
 LATEST = 7_258_118_400_000_000  # 2200-01-01T00:00Z
 
 
+def outside_years(shown: str) -> str:
+    """The message for a time outside the years covered, `shown` as the user wrote it."""
+    return (
+        f"{shown} is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years business "
+        "calendars cover"
+    )
+
+
 class EventKind(enum.IntEnum):
     """What an event does; the value is its kind rank when events share a timestamp."""
 

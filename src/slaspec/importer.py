@@ -36,12 +36,11 @@ from slaspec.diagnostics import Diagnostic, did_you_mean
 from slaspec.events import (
     EARLIEST,
     EVENT_TYPES,
-    FIRST_YEAR,
-    LAST_YEAR,
     LATEST,
     Event,
     EventKind,
     Origin,
+    outside_years,
 )
 from slaspec.mapping import (
     Attribute,
@@ -856,8 +855,7 @@ def _coerce(rule: Attribute, text: str, clock: _Clock | None) -> str | _Bad:
 def _outside_years(text: str) -> _Bad:
     return _Bad(
         "SLA903",
-        f"`{_show(text)}` is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years business "
-        "calendars cover",
+        outside_years(f"`{_show(text)}`"),
         "check the year, and that the declared timestamp format reads the cell as it was meant",
     )
 

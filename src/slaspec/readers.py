@@ -62,6 +62,7 @@ from slaspec.events import (
     Event,
     EventKind,
     Origin,
+    outside_years,
 )
 
 LogFormat = Literal["csv", "jsonl"]
@@ -310,8 +311,7 @@ class _Clock:
         if isinstance(read, int) and not EARLIEST <= read < LATEST:
             return _Bad(
                 "SLA903",
-                f"`{_show(text)}` is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years "
-                "business calendars cover",
+                outside_years(f"`{_show(text)}`"),
                 f"check the year: slaspec replays instants from {FIRST_YEAR}-01-01T00:00Z up to "
                 f"{LAST_YEAR + 1}-01-01T00:00Z, such as `{GOOD_TIMESTAMP}`",
             )

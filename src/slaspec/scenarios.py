@@ -30,7 +30,16 @@ from slaspec import nodes as n
 from slaspec.calendar import BusinessCalendar
 from slaspec.compiler import Agreement, Target
 from slaspec.diagnostics import Diagnostic, Severity, did_you_mean, sort_key
-from slaspec.events import EARLIEST, FIRST_YEAR, LAST_YEAR, LATEST, Event, EventKind, Origin
+from slaspec.events import (
+    EARLIEST,
+    FIRST_YEAR,
+    LAST_YEAR,
+    LATEST,
+    Event,
+    EventKind,
+    Origin,
+    outside_years,
+)
 from slaspec.pipeline import Checked, check_agreement
 from slaspec.replay import Engine, TraceEntry, prepare
 from slaspec.results import Cycle, LeadResult, Outcome, Stay, Violation, ViolationKind
@@ -288,8 +297,7 @@ class _Checker:
         if found is None or (isinstance(found, int) and not EARLIEST <= found < LATEST):
             self.report(
                 "SLA952",
-                f"{shown} is outside the years {FIRST_YEAR}-{LAST_YEAR}, the only years business "
-                "calendars cover",
+                outside_years(shown),
                 when.span,
                 f"check the year, e.g. `{GOOD_TIME}`",
             )
