@@ -330,13 +330,14 @@ def _parse_instant(text: str, flag: str) -> int:
     if moment.tzinfo is None:
         raise UsageError(f"{flag} {text!r} has no UTC offset; add one such as +10:00 or Z")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    outside = UsageError(outside_years(f"{flag} {text!r}"))
     try:
         delta = moment - epoch
     except OverflowError:  # in UTC, before year 1 or after 9999
-        delta = dt.timedelta.max
+        raise outside from None
     instant = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if not EARLIEST <= instant < LATEST:
-        raise UsageError(outside_years(f"{flag} {text!r}"))
+        raise outside
     return instant
 
 

@@ -184,11 +184,12 @@ def coerce(kind: str, raw: str, field_type: n.FieldType, timezone: str) -> Value
             day = dt.date.fromisoformat(raw)
         except ValueError:
             raise ValueError(f"`{raw}` is not a date (write YYYY-MM-DD)") from None
-        # Compared as its midnight in the agreement's zone (`Engine.instant_of`).
-        if not _FIRST_YEAR_DAY < day < _LAST_YEAR_DAY and (
-            day not in (_FIRST_YEAR_DAY, _LAST_YEAR_DAY)
-            or not _covered(dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone)))
-        ):
+        if day in (_FIRST_YEAR_DAY, _LAST_YEAR_DAY):
+            # Compared as its midnight in the agreement's zone (`Engine.instant_of`).
+            inside = _covered(dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(timezone)))
+        else:
+            inside = _FIRST_YEAR_DAY < day < _LAST_YEAR_DAY
+        if not inside:
             raise ValueError(_outside_years(raw))
         return day
     if kind == "datetime":
