@@ -128,17 +128,40 @@ def columnar_prepare(
     return columnar.prepare_csv(data, name, agreement, options, as_of, counter, start_seq), counter
 
 
-def assert_same(got: replay.Prepared | None, expected: replay.Prepared) -> None:
-    """Field by field: as-of, accounting, rejections, lead order and every lead's rows."""
+_ENGINES: dict[int, tuple[Agreement, replay.Engine]] = {}
+
+
+def engine(agreement: Agreement) -> replay.Engine:
+    """The agreement's engine, made once (agreements are not hashable; each is kept)."""
+    known = _ENGINES.get(id(agreement))
+    if known is None or known[0] is not agreement:
+        known = _ENGINES[id(agreement)] = (agreement, replay.Engine(agreement))
+    return known[1]
+
+
+def assert_same(
+    got: replay.Prepared | None, expected: replay.Prepared, agreement: Agreement
+) -> None:
+    """Field by field: as-of, accounting, rejections, lead order and every lead's rows; and
+    every lead's fold of the columns (`replay.Rows`) equals the fold of the reference's rows,
+    its timeline (`slaspec explain`) included."""
     assert got is not None
     assert got.as_of == expected.as_of
     assert got.accounting == expected.accounting
     assert got.rejections == expected.rejections == ()
     assert list(got.leads) == list(expected.leads)
     assert len(got.leads) == len(expected.leads)
+    fold = engine(agreement).replay_lead
     for lead, rows in expected.leads.items():
-        assert type(got.leads[lead]) is tuple
-        assert got.leads[lead] == rows, lead
+        columns = got.leads[lead]
+        assert type(columns) is replay.Rows
+        assert tuple(columns) == rows, lead
+        assert columns == rows, lead
+        traced: tuple[list[replay.TraceEntry], list[replay.TraceEntry]] = ([], [])
+        assert fold(lead, columns, got.as_of, traced[0]) == fold(
+            lead, rows, expected.as_of, traced[1]
+        ), lead
+        assert traced[0] == traced[1], lead
 
 
 def check(
@@ -151,7 +174,7 @@ def check(
     """The columnar result equals the reference's, counts included; returns it."""
     got, counter = columnar_prepare(data, name, agreement, as_of, start_seq)
     expected, expected_counter = reference(data, name, agreement, as_of, start_seq)
-    assert_same(got, expected)
+    assert_same(got, expected, agreement)
     assert counter == expected_counter
     assert got is not None
     return got
@@ -570,7 +593,7 @@ def test_counter_adds_to_earlier_counts() -> None:
     expected_counter = readers.ReadCounter(**earlier)  # type: ignore[arg-type]
     got, _ = columnar_prepare(data, "b.csv", agreement("cases"), None, 5, counter=counter)
     expected, _ = reference(data, "b.csv", agreement("cases"), None, 5, counter=expected_counter)
-    assert_same(got, expected)
+    assert_same(got, expected, agreement("cases"))
     assert counter == expected_counter and counter.rows == 10
 
 
@@ -708,7 +731,7 @@ def test_random_plain_logs_match_or_are_declined(log: tuple[bytes, int | None, i
             assert expected.rejections
             assert counter == readers.ReadCounter()
         else:
-            assert_same(got, expected)
+            assert_same(got, expected, agreement("cases"))
             assert counter == expected_counter
 
 
@@ -873,7 +896,7 @@ def test_log_time_zone_options(options: readers.ReadOptions) -> None:
     expected, expected_counter = reference(
         LOG.encode(), "z.csv", agreement("cases"), options=options
     )
-    assert_same(got, expected)
+    assert_same(got, expected, agreement("cases"))
     assert counter == expected_counter
     naive = _replaced("09:15:00+11:00", "09:15:00")
     assert columnar.prepare_csv(naive, "z.csv", agreement("cases"), options, None, counter) is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pickle
 from decimal import Decimal
 
 import pytest
@@ -18,7 +19,16 @@ from slaspec import nodes as n
 from slaspec import readers
 from slaspec.compiler import Agreement
 from slaspec.events import Event, EventKind, Origin
-from slaspec.replay import Engine, Row, coerce, prepare, replay_prepared
+from slaspec.replay import (
+    Block,
+    Engine,
+    Row,
+    Rows,
+    TraceEntry,
+    coerce,
+    prepare,
+    replay_prepared,
+)
 
 BASE = (DATA / "replay" / "base.sla").read_text(encoding="utf-8")
 AGREEMENT = check_text(BASE, "base.sla").agreement
@@ -57,6 +67,86 @@ def test_rows_that_tie_on_time_kind_and_seq_keep_input_order() -> None:
         (5, "mql", 2),
         (5, "inquiry", 2),
     ]
+
+
+def _lead_rows() -> tuple[Row, ...]:
+    items = [
+        event("A", 1 * HOUR, EventKind.STAGE, "inquiry", 0, score="72"),
+        event("A", 2 * HOUR, EventKind.ACTIVITY, "call", 1),
+        event("A", 3 * HOUR, EventKind.STAGE, "mql", 2),
+    ]
+    rows = prepare(AGREEMENT, items).leads["A"]
+    assert isinstance(rows, tuple) and len(rows) == 4
+    return rows
+
+
+def test_a_leads_rows_in_columns_are_the_same_sequence() -> None:
+    rows = _lead_rows()
+    columns = Rows("A", Block.of(rows), 0, len(rows))
+    assert len(columns) == 4
+    assert list(columns) == list(rows)
+    assert [columns[i] for i in range(-4, 4)] == [*rows, *rows]
+    assert columns[1:3] == rows[1:3] and columns[::-1] == rows[::-1]
+    for outside in (4, -5):
+        with pytest.raises(IndexError):
+            columns[outside]
+    assert columns == rows and rows == columns and columns == Rows("A", Block.of(rows), 0, 4)
+    assert columns != rows[:3] and columns != list(rows) and columns != "A" and columns != 4
+    assert hash(columns) == hash(rows)
+    assert repr(columns) == f"Rows{rows!r}"
+    restored = pickle.loads(pickle.dumps(columns))
+    assert type(restored) is Rows and restored == rows
+
+
+def test_rows_sliced_from_a_block_without_origins() -> None:
+    # As the columnar reading makes them: two leads in one block, origins made from the places.
+    rows = _lead_rows()
+    other = dataclasses.replace(rows[0], lead="B")
+    whole = Block.of([other, *rows])
+    places = [5, 9, 9, 11, 12]
+    block = Block(
+        whole.times,
+        whole.kinds,
+        whole.values,
+        whole.actors,
+        whole.teams,
+        whole.attributes,
+        whole.cells,
+        places,
+        100,
+        None,
+        "big.csv",
+        2,
+    )
+    columns = Rows("A", block, 1, 5)
+    assert [(row.seq, row.origin) for row in columns] == [
+        (109, Origin("big.csv", 11)),
+        (109, Origin("big.csv", 11)),
+        (111, Origin("big.csv", 13)),
+        (112, Origin("big.csv", 14)),
+    ]
+    anywhere = Origin("", 0)
+    assert [dataclasses.replace(row, seq=0, origin=anywhere) for row in columns] == [
+        dataclasses.replace(row, seq=0, origin=anywhere) for row in rows
+    ]
+    assert Rows("B", block, 0, 1)[0] == dataclasses.replace(
+        other, seq=105, origin=Origin("big.csv", 7)
+    )
+
+
+def test_the_fold_of_columns_equals_the_fold_of_rows() -> None:
+    rows = _lead_rows()
+    as_of = 500 * HOUR
+    traces: tuple[list[TraceEntry], list[TraceEntry]] = ([], [])
+    by_rows = ENGINE.replay_lead("A", rows, as_of, traces[0])
+    columns = Rows("A", Block.of(rows), 0, len(rows))
+    assert ENGINE.replay_lead("A", columns, as_of, traces[1]) == by_rows
+    assert traces[0] == traces[1] and len(traces[0]) == 4
+    assert by_rows.events == 3 and len(by_rows.violations) == 1  # an MQL without its criteria
+    # Every lead of the example logs, with its timeline: test_columnar.assert_same.
+    empty = ENGINE.replay_lead("Z", Rows("Z", Block.of(()), 0, 0), as_of)
+    assert empty == ENGINE.replay_lead("Z", (), as_of)
+    assert (empty.first_time, empty.last_time, empty.events) == (as_of, as_of, 0)
 
 
 def test_cells_of_a_stage_row_become_an_update_just_before_it() -> None:

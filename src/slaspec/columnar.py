@@ -26,9 +26,11 @@ Timestamps are read by the reference clock itself, once per distinct hour (`2026
 and once per distinct rest (`:15:00+11:00`), and added column-wise; attribute cells are typed
 by `replay._Cells` once per distinct cell of a field (datetime cells likewise from their hour
 and rest, each read once by `replay.coerce`). The rows are sorted by one pyarrow sort
-and become `replay.Row` records only when a lead is looked up, a block of `BLOCK_LEADS`
-consecutive leads at a time. The command replays its leads in chunks of that many in two
-processes forked after preparation, so each process builds the rows it replays. Building a
+and become Python lists, the columns of a `replay.Block`, only when a lead is looked up, a
+block of `BLOCK_LEADS` consecutive leads at a time; a lead's rows are a `replay.Rows` slice of
+it, which the fold reads without making a `replay.Row` per row. The command replays its
+leads in chunks of that many in two processes forked after preparation, so each process
+builds the rows it replays. Building a
 block only slices arrays and converts them to lists; all pyarrow computation, and with it
 pyarrow's thread pool, stays in `parse_csv` and `prepare_csv`. `parse_csv` also codes every
 column that needs no agreement (types, instants, attribute cells, actors, teams, duplicates,
@@ -64,7 +66,7 @@ from slaspec.columnar_parse import (
 )
 from slaspec.compiler import Agreement
 from slaspec.events import FIRST_YEAR, LAST_YEAR, EventKind
-from slaspec.results import Accounting, Origin
+from slaspec.results import Accounting
 
 # Leads whose rows are built together: the command replays its leads in chunks of whole
 # blocks (cli._CHUNK_LEADS), in order, so each chunk builds its own blocks, in the process that
@@ -88,7 +90,6 @@ _SCHED_YIELD = hasattr(os, "sched_yield")  # `_offer_gil`
 _TYPED_AT_ONCE = 256
 
 
-_Row = replay.Row
 # A (field, typed value) pair, typed Any to stay one shared object when compiled (replay._Cells).
 _Pair = Any
 _Attributes = tuple[tuple[str, replay.Value | None], ...]
@@ -425,7 +426,7 @@ class _Columns:
     cells: Any
 
 
-class _Leads(Mapping[str, tuple[_Row, ...]]):
+class _Leads(Mapping[str, replay.Rows]):
     """Prepared rows by lead, in lead order, built a block of leads at a time when looked up."""
 
     __slots__ = ("_blocks", "_columns", "_ends", "_ids", "_index")
@@ -435,9 +436,9 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
         self._ends = ends  # where each lead's rows end
         self._columns = columns
         self._index = {lead: position for position, lead in enumerate(ids)}
-        self._blocks: dict[int, dict[str, tuple[_Row, ...]]] = {}
+        self._blocks: dict[int, dict[str, replay.Rows]] = {}
 
-    def __getitem__(self, lead: str) -> tuple[_Row, ...]:
+    def __getitem__(self, lead: str) -> replay.Rows:
         position = self._index[lead]
         number = position // BLOCK_LEADS
         block = self._blocks.get(number)
@@ -459,8 +460,8 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
     def __contains__(self, lead: object) -> bool:
         return lead in self._index
 
-    def _build(self, number: int) -> dict[str, tuple[_Row, ...]]:
-        """The rows of one block of leads."""
+    def _build(self, number: int) -> dict[str, replay.Rows]:
+        """The rows of one block of leads: one `replay.Block` of columns, sliced by lead."""
         first = number * BLOCK_LEADS
         ids = self._ids[first : first + BLOCK_LEADS]
         ends = self._ends[first : first + BLOCK_LEADS]
@@ -472,41 +473,26 @@ class _Leads(Mapping[str, tuple[_Row, ...]]):
             values: list[Any] = array.slice(start, size).to_pylist()
             return values
 
-        times: list[int] = part(columns.time)
-        kinds: list[int] = part(columns.kind)
-        positions: list[int] = part(columns.row)
-        value_codes: list[int] = part(columns.value)
-        actors = _decoded(columns.actor, columns.actors, part)
-        teams = _decoded(columns.team, columns.teams, part)
-        attributes = self._attributes(number, part(columns.carries))
-        cells: list[bool] = part(columns.cells)
-        values, name, start_seq = columns.values, columns.name, columns.start_seq
-        # Module globals are looked up on every use: bound here once (but not the classes, whose
-        # constructors compiled code calls directly).
-        event_kinds, first_line = _KINDS, _FIRST_LINE
-        # An indexed loop rather than map(): compiled, it calls the constructors directly.
-        block: dict[str, tuple[_Row, ...]] = {}
-        index = 0
+        event_kinds, words = _KINDS, columns.values
+        columns_of_block = replay.Block(
+            part(columns.time),
+            [event_kinds[kind] for kind in part(columns.kind)],
+            [words[code] for code in part(columns.value)],
+            _decoded(columns.actor, columns.actors, part),
+            _decoded(columns.team, columns.teams, part),
+            self._attributes(number, part(columns.carries)),
+            part(columns.cells),
+            part(columns.row),
+            columns.start_seq,
+            None,
+            columns.name,
+            _FIRST_LINE,
+        )
+        block: dict[str, replay.Rows] = {}
+        begin = 0
         for lead, end in zip(ids, ends, strict=True):
-            rows: list[_Row] = []
-            while index < end - start:
-                position = positions[index]
-                rows.append(
-                    replay.Row(
-                        lead,
-                        times[index],
-                        event_kinds[kinds[index]],
-                        start_seq + position,
-                        values[value_codes[index]],
-                        actors[index],
-                        teams[index],
-                        attributes[index],
-                        Origin(name, first_line + position),
-                        cells[index],
-                    )
-                )
-                index += 1
-            block[lead] = tuple(rows)
+            block[lead] = replay.Rows(lead, columns_of_block, begin, end - start)
+            begin = end - start
         return block
 
     def _attributes(self, number: int, carries: list[bool]) -> list[_Attributes]:

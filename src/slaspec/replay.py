@@ -17,11 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any, Final, assert_never
+from typing import Any, Final, assert_never, overload
 from zoneinfo import ZoneInfo
 
 from slaspec import formatter
@@ -151,6 +151,150 @@ class Row:
         )
 
 
+class Block:
+    """The rows of some leads in replay order, column by column: what the fold reads.
+
+    The fold reads a row's fields from these lists by index, so that a large log's rows need
+    not each be a `Row` (with its `Origin`), built and freed again: the columnar reading
+    (slaspec.columnar) fills them straight from its columns, and an origin is made only for a
+    row that a result records. Rows of the reference reading are put in columns by `of`.
+    A row's seq is `seq_base + places[i]`; its origin is `origins[i]`, or, without that list,
+    line `line_base + places[i]` of `file`.
+    """
+
+    def __init__(
+        self,
+        times: list[int],
+        kinds: list[EventKind],
+        values: list[str | None],
+        actors: list[str | None],
+        teams: list[str | None],
+        attributes: list[tuple[tuple[str, Value | None], ...]],
+        cells: list[bool],
+        places: list[int],
+        seq_base: int,
+        origins: list[Origin] | None,
+        file: str,
+        line_base: int,
+    ) -> None:
+        self.times = times
+        self.kinds = kinds
+        self.values = values
+        self.actors = actors
+        self.teams = teams
+        self.attributes = attributes
+        self.cells = cells
+        self.places = places
+        self.seq_base = seq_base
+        self.origins = origins
+        self.file = file
+        self.line_base = line_base
+
+    @staticmethod
+    def of(rows: Iterable[Row]) -> Block:
+        """Rows in columns."""
+        times: list[int] = []
+        kinds: list[EventKind] = []
+        values: list[str | None] = []
+        actors: list[str | None] = []
+        teams: list[str | None] = []
+        attributes: list[tuple[tuple[str, Value | None], ...]] = []
+        cells: list[bool] = []
+        seqs: list[int] = []
+        origins: list[Origin] = []
+        for row in rows:
+            times.append(row.time)
+            kinds.append(row.kind)
+            values.append(row.value)
+            actors.append(row.actor)
+            teams.append(row.team)
+            attributes.append(row.attributes)
+            cells.append(row.cells)
+            seqs.append(row.seq)
+            origins.append(row.origin)
+        return Block(
+            times, kinds, values, actors, teams, attributes, cells, seqs, 0, origins, "", 0
+        )
+
+    def origin(self, index: int) -> Origin:
+        """The origin of the row at `index`."""
+        origins = self.origins
+        if origins is not None:
+            return origins[index]
+        return Origin(self.file, self.line_base + self.places[index])
+
+    def row(self, lead: str, index: int) -> Row:
+        """The row at `index`, of the given lead."""
+        return Row(
+            lead,
+            self.times[index],
+            self.kinds[index],
+            self.seq_base + self.places[index],
+            self.values[index],
+            self.actors[index],
+            self.teams[index],
+            self.attributes[index],
+            self.origin(index),
+            self.cells[index],
+        )
+
+
+class Rows(Sequence[Row]):
+    """One lead's rows, a slice of a `Block`: a sequence of `Row` made on demand, equal to the
+    tuple of the same rows. `Engine.replay_lead` folds it without making any `Row`."""
+
+    __slots__ = ("block", "end", "lead", "start")
+
+    def __init__(self, lead: str, block: Block, start: int, end: int) -> None:
+        self.lead = lead
+        self.block = block
+        self.start = start
+        self.end = end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Row, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | tuple[Row, ...]:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        size = self.end - self.start
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("row index out of range")
+        return self.block.row(self.lead, self.start + index)
+
+    def __iter__(self) -> Iterator[Row]:
+        block, lead = self.block, self.lead
+        for index in range(self.start, self.end):
+            yield block.row(lead, index)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is Rows or type(other) is tuple:
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Rows{tuple(self)!r}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rows, (self.lead, tuple(self)))
+
+
+def _rows(lead: str, rows: tuple[Row, ...]) -> Rows:
+    """Rows of a lead (unpickling)."""
+    return Rows(lead, Block.of(rows), 0, len(rows))
+
+
 # Replay order (semantics.md 4): timestamp, kind rank, input order; a stable sort keeps rows
 # that tie on all three in the order `prepare` saw them.
 _REPLAY_ORDER = operator.attrgetter("time", "kind", "seq")
@@ -160,7 +304,7 @@ _REPLAY_ORDER = operator.attrgetter("time", "kind", "seq")
 class Prepared:
     """Rows grouped by lead and ready to fold, with the accounting of every input row."""
 
-    leads: Mapping[str, tuple[Row, ...]]
+    leads: Mapping[str, Sequence[Row]]  # a tuple or `Rows` per lead
     as_of: int
     accounting: Accounting
     rejections: tuple[Diagnostic, ...]
@@ -1192,20 +1336,28 @@ class Engine:
         self, lead: str, rows: Sequence[Row], as_of: int, trace: list[TraceEntry] | None = None
     ) -> LeadResult:
         """Fold one lead's rows (already in replay order) into its result."""
+        if isinstance(rows, Rows):
+            block, start, end = rows.block, rows.start, rows.end
+        else:
+            block, start, end = Block.of(rows), 0, len(rows)
         tracing = trace is not None
         state = _Lead(lead, tracing)
         attributes, runs, activities = state.attributes, state.runs, state.activities
         expiring, pausing = self.expiring, self.pausing
         on_activity, counting, roster = self.on_activity, self.counting, self.roster
+        times, kinds, values = block.times, block.kinds, block.values
+        actors, teams, cell_lists, splits = block.actors, block.teams, block.attributes, block.cells
         first = True
         events = 0
         fired: dict[str, int] = {}  # rule -> the actions an event fires (one dict for the lead)
-        for row in rows:
-            t, kind, value, actor, team = row.time, row.kind, row.value, row.actor, row.team
-            cells, origin, split = row.attributes, row.origin, row.cells
+        for index in range(start, end):
+            t, kind, value = times[index], kinds[index], values[index]
+            split = splits[index]
+            # The row's origin, made only when a result records it.
+            origin: Origin | None = None
             if tracing:
                 state.notes = []
-            for name, cell in cells:
+            for name, cell in cell_lists[index]:
                 if cell is None:
                     attributes.pop(name, None)
                 else:
@@ -1222,6 +1374,7 @@ class Engine:
                 state.owner = value
                 _add(fired, self.on_assign, runs)
             elif kind is _ACTIVITY and value is not None:
+                actor, team = actors[index], teams[index]
                 # A non-empty `team` cell wins over the roster (semantics.md 9).
                 if not team:
                     team = roster.get(actor) if actor else None
@@ -1232,24 +1385,29 @@ class Engine:
                     ):
                         fired[rule] = fired.get(rule, 0) | action
                 if value in counting:
-                    self.count_activity(state, row, team, t)
+                    self.count_activity(state, value, team, t, block, index)
             elif kind is _STAGE and value is not None:
                 left = state.stage
-                if self.change_stage(state, row):
+                if left != value:
+                    origin = block.origin(index)
+                    self.change_stage(state, value, t, origin)
                     if left is not None:
                         _add(fired, self.on_leave.get(left, ()), runs)
                         _add(fired, self.on_handoff.get((left, value), ()), runs)
                     _add(fired, self.on_enter.get(value, ()), runs)
-            if len(fired) == 1:
-                for rule, action in fired.items():
-                    self.act(state, rule, action, t, origin)
-            elif fired:
-                for rule in sorted(fired, key=self.rule_order.__getitem__):
-                    self.act(state, rule, fired[rule], t, origin)
+            if fired:
+                if origin is None:
+                    origin = block.origin(index)
+                if len(fired) == 1:
+                    for rule, action in fired.items():
+                        self.act(state, rule, action, t, origin)
+                else:
+                    for rule in sorted(fired, key=self.rule_order.__getitem__):
+                        self.act(state, rule, fired[rule], t, origin)
             if runs and pausing:
                 self.update_pauses(state, t)
             if trace is not None:
-                trace.append(self.trace_entry(state, row, t))
+                trace.append(self.trace_entry(state, block, index))
             events += not split
         # As-of: judge what is still open.
         state.notes = []
@@ -1286,8 +1444,8 @@ class Engine:
             )
         return LeadResult(
             lead=lead,
-            first_time=rows[0].time if rows else as_of,
-            last_time=rows[-1].time if rows else as_of,
+            first_time=times[start] if start < end else as_of,
+            last_time=times[end - 1] if start < end else as_of,
             final_stage=state.stage,
             owner=state.owner,
             events=events,
@@ -1325,9 +1483,10 @@ class Engine:
             pairs.append((name, known[1]))
         return tuple(pairs)
 
-    def count_activity(self, state: _Lead, row: Row, team: str | None, t: int) -> None:
-        assert row.value is not None
-        for cadence in self.counting[row.value]:
+    def count_activity(
+        self, state: _Lead, value: str, team: str | None, t: int, block: Block, index: int
+    ) -> None:
+        for cadence in self.counting[value]:
             run = state.runs.get(cadence.name)
             if run is None:
                 continue
@@ -1338,17 +1497,12 @@ class Engine:
                 continue  # expired; closed by expire_cadences
             run.count += 1
             if run.count >= run.required:
-                self.close(state, run, t, _MET, row.origin, t)
+                self.close(state, run, t, _MET, block.origin(index), t)
 
-    def change_stage(self, state: _Lead, row: Row) -> bool:
-        """Move the lead to the row's stage; False when it is already there (no change)."""
+    def change_stage(self, state: _Lead, target: str, t: int, origin: Origin) -> None:
+        """Move the lead from its stage (if any) to another one, at t, by the row at `origin`."""
         stages = self.stages
-        target = row.value
-        assert target is not None
-        t = row.time
         source = state.stage
-        if source == target:
-            return False
         now: int | None = None
         if source is None:
             entered = stages[target]
@@ -1361,7 +1515,7 @@ class Engine:
                         clause=str(entered.clause),
                         responsible=entered.owner,
                         at=t,
-                        rows=(row.origin,),
+                        rows=(origin,),
                         message=(
                             f"the lead's first stage is {target}, which is not an initial stage "
                             f"({self.initial})"
@@ -1381,7 +1535,7 @@ class Engine:
                         clause=str(stages[source].clause),
                         responsible=owner,
                         at=t,
-                        rows=(row.origin,),
+                        rows=(origin,),
                         message=f"moved from {what} {source} to {target}, and the agreement "
                         f"has no handoff {source} -> {target}",
                     )
@@ -1403,13 +1557,13 @@ class Engine:
                             clause=str(handoff.clause),
                             responsible=owner,
                             at=t,
-                            rows=(row.origin,),
+                            rows=(origin,),
                             message=f"handed from {source} to {target} without meeting "
                             + "; ".join(text for text, _ in failed),
                             details=tuple(failed),
                         )
                     )
-            now = self.leave(state, t, target, row.origin)
+            now = self.leave(state, t, target, origin)
             # F(t) just read for the stay that ended is where the next one starts, when both
             # stages measure dwell on the same calendar.
             if self.dwell[source].calendar is not self.dwell[target].calendar:
@@ -1417,9 +1571,8 @@ class Engine:
         state.stage = target
         state.entered = t
         state.entered_clock = now
-        state.entered_row = row.origin
+        state.entered_row = origin
         state.entries[target] = t
-        return True
 
     def update_pauses(self, state: _Lead, t: int) -> None:
         for run in state.runs.values():
@@ -1430,7 +1583,8 @@ class Engine:
                 continue
             run.set_paused(any(paused(state, t) for paused in pauses), t)
 
-    def trace_entry(self, state: _Lead, row: Row, t: int) -> TraceEntry:
+    def trace_entry(self, state: _Lead, block: Block, index: int) -> TraceEntry:
+        t = block.times[index]
         clocks = tuple(
             (
                 run.rule,
@@ -1442,11 +1596,11 @@ class Engine:
         )
         return TraceEntry(
             t,
-            row.origin,
-            row.kind,
-            row.value,
-            row.actor,
-            row.team,
+            block.origin(index),
+            block.kinds[index],
+            block.values[index],
+            block.actors[index],
+            block.teams[index],
             state.stage,
             clocks,
             tuple(state.notes),
