@@ -1,11 +1,7 @@
 """slaspec: service-level agreements between marketing and sales, as code."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("slaspec")
-except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
-    __version__ = "0.0.0+unknown"
+# The package's version, read by the build too (pyproject.toml, [tool.hatch.version]).
+__version__ = "0.1.0"
 
 from slaspec import native
 
