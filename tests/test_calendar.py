@@ -6,6 +6,8 @@ import datetime as dt
 import importlib.metadata
 import pickle
 import re
+import subprocess
+import sys
 from bisect import bisect_right
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from slaspec import calendar, events
 from slaspec.calendar import (
     ALWAYS,
@@ -576,3 +579,64 @@ def test_the_readers_bounds_are_the_calendars() -> None:
         calendar.EARLIEST,
         calendar.LATEST,
     )
+
+
+# ---------------------------------------------------------------- importing a country's holidays
+
+_DAYS = (
+    'days = sorted((str(d), n) for d, n in holidays.AU(subdiv="NSW", years=[2025, 2026]).items())'
+)
+_ONE_COUNTRY = f"""
+import sys
+from slaspec import calendar
+
+
+def loaded():
+    return sorted(m.rpartition(".")[2] for m in sys.modules if m.startswith("holidays.countries."))
+
+
+assert calendar.holiday_set_problem("AU", "NSW", ("public",)) is None
+assert loaded() == ["australia"], loaded()
+# Aland's module imports Finland's; an alias code finds its country.
+assert calendar.holiday_set_problem("AX", None, ("public",)) is None
+assert calendar.holiday_set_problem("AUS", None, ("public",)) is None
+assert loaded() == ["aland_islands", "australia", "finland"], loaded()
+import holidays
+
+{_DAYS}
+australia = sys.modules["holidays.countries.australia"]
+assert holidays.countries.australia is australia
+# Any name the package has not got yet runs its __init__, in place: the whole package.
+from holidays.countries import Australia, Germany
+
+assert len(loaded()) > 200 and Australia is australia.Australia
+assert holidays.countries.Germany is Germany and holidays.countries.australia is australia
+print(days)
+"""
+
+
+def _python(code: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_a_holiday_set_imports_its_country_alone_and_the_package_whole_on_demand() -> None:
+    # In fresh interpreters: this one has imported holidays' countries already.
+    days = _python(_ONE_COUNTRY)
+    assert days == _python(f"import holidays\n{_DAYS}\nprint(days)")  # as holidays gives them
+    assert "Christmas Day" in days and "Labor Day" in days
+
+
+def test_a_country_package_imported_in_full_is_left_alone() -> None:
+    code = (
+        "import holidays.countries, sys\n"
+        "from slaspec import calendar\n"
+        "assert calendar.holiday_set_problem('NZ', None, ('public',)) is None\n"
+        "assert '__getattr__' not in vars(holidays.countries)\n"
+        "assert sys.modules['holidays.countries'] is holidays.countries\n"
+        "print('ok')\n"
+    )
+    assert _python(code) == "ok\n"

@@ -26,19 +26,24 @@ Instants are `int` microseconds since the Unix epoch (UTC). The rules, fixed her
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.metadata
+import importlib.util
 import re
+import sys
 import zoneinfo
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
+from importlib.abc import Loader
+from types import ModuleType
 from typing import Any, Final
 
 import holidays
-from holidays.registry import EntityLoader
+from holidays.registry import COUNTRIES, IMPORT_LOCK, EntityLoader
 
 from slaspec.diagnostics import did_you_mean
 
@@ -169,8 +174,55 @@ def _choices(values: Iterable[str]) -> str:
 
 
 def _country_class(country: str) -> type[holidays.HolidayBase]:
+    _import_country(country)
     entity: type[holidays.HolidayBase] = getattr(holidays, country)
     return entity
+
+
+_COUNTRIES_PACKAGE = "holidays.countries"
+_PENDING = "__getattr__"  # the package's module-level hook while its `__init__` has not run
+
+
+def _import_country(country: str) -> None:
+    """Import the module of one country's holidays, rather than those of all 250.
+
+    `holidays` loads a country's class when it is first used, by importing its module. But a
+    module of the package `holidays.countries` is imported after the package, whose `__init__`
+    imports every country's module: 0.1 s at the start of every command that checks or uses a
+    holiday set. So the package is made without running its `__init__`, and the one module
+    imported into it; `holidays` then finds that module imported. The package is left with a
+    module `__getattr__` (PEP 562) that runs its `__init__`, in place, the first time anyone
+    asks it for a name it does not have yet (`from holidays.countries import Finland`): it is
+    then the package `holidays` makes, with the modules imported already reused. If anything
+    about the package is not as expected (another layout), it is left to `holidays`.
+    """
+    found = [module for module, names in COUNTRIES.items() if country in names[1:]]
+    if len(found) != 1:
+        return
+    with IMPORT_LOCK:  # the lock `holidays` imports its countries under
+        package = sys.modules.get(_COUNTRIES_PACKAGE)
+        if package is None:
+            spec = importlib.util.find_spec(_COUNTRIES_PACKAGE)
+            if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+                return
+            package = importlib.util.module_from_spec(spec)
+            vars(package)[_PENDING] = partial(_run_package, package, spec.loader)
+            sys.modules[_COUNTRIES_PACKAGE] = package
+            holidays.countries = package
+        elif _PENDING not in vars(package):
+            return  # imported in full already
+        # If it fails, it is left to `holidays`: its own import of the module raises the error.
+        with contextlib.suppress(Exception):
+            importlib.import_module(f"{_COUNTRIES_PACKAGE}.{found[0]}")
+
+
+def _run_package(package: ModuleType, loader: Loader, name: str) -> Any:
+    """A name of `holidays.countries`, once its `__init__` has run (see `_import_country`)."""
+    with IMPORT_LOCK:
+        if _PENDING in vars(package):
+            del vars(package)[_PENDING]
+            loader.exec_module(package)
+    return getattr(package, name)
 
 
 def holiday_set_problem(
