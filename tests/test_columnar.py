@@ -465,11 +465,15 @@ _DATETIME_TEXTS = st.builds(
 
 
 def _typed_column(texts: list[str]) -> dict[str, object] | None:
-    """`columnar._pairs` of one datetime column holding `texts` (and an empty cell), by text;
-    None if it declines."""
-    cells = columnar_parse._Cells.of([("t", pa.array([*texts, ""], pa.string()))], len(texts) + 1)
+    """`columnar._pairs` of one datetime column holding `texts` (and an empty cell, on a row
+    with a cell in another column: only rows with a cell are coded), by text; None if it
+    declines."""
+    rows = len(texts) + 1
+    other = pa.array([""] * len(texts) + ["x"], pa.string())
+    columns = [("t", pa.array([*texts, ""], pa.string())), ("other", other)]
+    cells = columnar_parse._Cells.of(columns, rows)
     try:
-        [column] = columnar._pairs(cells, agreement("cases"))
+        [column, _] = columnar._pairs(cells, agreement("cases"))
     except columnar_parse._Declined:
         return None
     by_text = dict(zip(cells.dictionaries[0].to_pylist(), column, strict=True))
