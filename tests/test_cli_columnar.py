@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -142,6 +143,30 @@ def test_the_analyser_and_engine_are_made_while_the_rows_are_ordered(
     report = json.loads(out)
     instant = cli._parse_instant(report["as_of"], "--as-of")
     assert made == [(instant, True), (instant, False)]  # beside the order; after, row by row
+
+
+@pytest.mark.parametrize("columns", ["1", "0"])
+def test_calendar_tables_are_built_before_the_replay(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: str
+) -> None:
+    """Built before the second process is forked, so that the two share them."""
+    seen: list[tuple[list[tuple[int, int]], int, int]] = []
+    real = cli._replay_all
+
+    def replay_all(engine: Any, prepared: Any, needs: Any, *args: Any, **kwargs: Any) -> Any:
+        years = [calendar.years for calendar in engine.calendars.values()]
+        days = needs.analysis._days  # the analyser's table of local dates
+        seen.append((years, len(days._starts), prepared.as_of))
+        return real(engine, prepared, needs, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "_replay_all", replay_all)
+    agreement, log = EXAMPLES[0]
+    code, _, _ = replay(capsys, monkeypatch, columns, agreement, log)
+    assert code == 0
+    [(years, dates, as_of)] = seen
+    year = dt.datetime.fromtimestamp(as_of // 1_000_000, dt.UTC).year
+    assert len(years) == 2 and all(first < year <= last for first, last in years), years
+    assert dates > 0
 
 
 def test_a_log_the_shortcut_declines_is_read_row_by_row(

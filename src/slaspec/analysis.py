@@ -1025,6 +1025,13 @@ class Analyser:
 
     # -------------------------------------------------------- one lead
 
+    def cover(self, t: int) -> None:
+        """Build the tables of local dates and of the targets' business calendars around t now
+        (see `replay.Engine.cover`)."""
+        self._days.ordinal(t)
+        for clock in self._calendars.values():
+            clock(t)
+
     def attributes_read(self) -> tuple[str, ...]:
         """The attributes of a `LeadResult` that `add` reads: the groups' and the money's."""
         money = () if self._money is None else (self._money,)

@@ -1143,7 +1143,12 @@ def _replay_checked(
     def setup(replay_as_of: int) -> tuple[Analyser | None, Engine]:
         analyser = _analyser(args, single, replay_as_of) if analysed else None
         # A lead's result shows only the attributes a report reads (the analysis's).
-        return analyser, Engine(single, analyser.attributes_read() if analyser else ())
+        engine = Engine(single, analyser.attributes_read() if analyser else ())
+        # Calendar tables built now are built once, not in each process that replays.
+        engine.cover(replay_as_of)
+        if analyser is not None:
+            analyser.cover(replay_as_of)
+        return analyser, engine
 
     def beside(replay_as_of: int) -> None:
         early[replay_as_of] = setup(replay_as_of)

@@ -907,6 +907,14 @@ class Engine:
             case _:
                 assert_never(trigger)
 
+    def cover(self, t: int) -> None:
+        """Build the business calendars' tables around t now, rather than at the first lead
+        replayed. The command calls this before it forks the second process, so that the two
+        share the tables instead of each building them (a calendar builds the years around the
+        first instant it is asked about, and more only when asked about others)."""
+        for calendar in self.calendars.values():
+            calendar.clock(t)
+
     def act(self, state: _Lead, rule: str, fired: int, t: int, origin: Origin) -> None:
         """Apply one event's triggers to one rule: close first, then open (semantics.md 6)."""
         run = state.runs.get(rule)
