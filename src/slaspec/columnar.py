@@ -30,9 +30,9 @@ and become Python lists, the columns of a `replay.Block`, only when a lead is lo
 block of `BLOCK_LEADS` consecutive leads at a time; a lead's rows are a `replay.Rows` slice of
 it, which the fold reads without making a `replay.Row` per row. The command replays its
 leads in chunks of that many in two processes forked after preparation, so each process
-builds the rows it replays. Building a
-block only slices arrays and converts them to lists; all pyarrow computation, and with it
-pyarrow's thread pool, stays in `parse_csv` and `prepare_csv`. `parse_csv` also codes every
+builds the rows it replays. Building a block only slices arrays and converts them to lists;
+all pyarrow computation, and with it pyarrow's thread pool, stays in `parse_csv` and
+`prepare_csv`. `parse_csv` also codes every
 column that needs no agreement (types, instants, attribute cells, actors, teams, duplicates,
 lead ids), so that `slaspec replay` does that too while it checks the agreement.
 """
