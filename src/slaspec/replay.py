@@ -251,6 +251,11 @@ class Rows(Sequence[Row]):
         self.start = start
         self.end = end
 
+    @staticmethod
+    def of(lead: str, rows: Sequence[Row]) -> Rows:
+        """A lead's rows (of the reference reading, or unpickled) in columns."""
+        return Rows(lead, Block.of(rows), 0, len(rows))
+
     def __len__(self) -> int:
         return self.end - self.start
 
@@ -287,12 +292,7 @@ class Rows(Sequence[Row]):
         return f"Rows{tuple(self)!r}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rows, (self.lead, tuple(self)))
-
-
-def _rows(lead: str, rows: tuple[Row, ...]) -> Rows:
-    """Rows of a lead (unpickling)."""
-    return Rows(lead, Block.of(rows), 0, len(rows))
+        return (Rows.of, (self.lead, tuple(self)))
 
 
 # Replay order (semantics.md 4): timestamp, kind rank, input order; a stable sort keeps rows
@@ -1344,10 +1344,8 @@ class Engine:
         self, lead: str, rows: Sequence[Row], as_of: int, trace: list[TraceEntry] | None = None
     ) -> LeadResult:
         """Fold one lead's rows (already in replay order) into its result."""
-        if isinstance(rows, Rows):
-            block, start, end = rows.block, rows.start, rows.end
-        else:
-            block, start, end = Block.of(rows), 0, len(rows)
+        columns = rows if isinstance(rows, Rows) else Rows.of(lead, rows)
+        block, start, end = columns.block, columns.start, columns.end
         tracing = trace is not None
         state = _Lead(lead, tracing)
         attributes, runs, activities = state.attributes, state.runs, state.activities
