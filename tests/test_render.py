@@ -290,6 +290,44 @@ def test_when_no_process_can_be_forked_the_parent_replays_everything(
     assert shared.read_bytes() == alone.read_bytes()
 
 
+def test_chunks_are_joined_in_chunk_order_whatever_order_they_come_in() -> None:
+    from slaspec.results import Tally
+
+    joiner = cli._Joiner()
+    for index in (2, 0, 3):
+        joiner.add(index, cli._Rendered(Tally(), cycles=[f"cycle {index}"], csv=[f"row {index}"]))
+    # 0 is joined as it comes; 2 and 3 wait for 1.
+    assert joiner.joined.cycles == ["cycle 0"]
+    assert [index in joiner for index in range(5)] == [True, False, True, True, False]
+    with pytest.raises(ValueError, match="chunk 1 is missing"):
+        joiner.result()
+    joiner.add(1, cli._Rendered(Tally(), cycles=["cycle 1"], csv=["row 1"]))
+    joined = joiner.result()
+    assert joined.cycles == [f"cycle {index}" for index in range(4)]
+    assert joined.csv == [f"row {index}" for index in range(4)]
+
+
+def test_the_forked_process_is_waited_for_once_the_report_is_written(
+    log_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child has sent everything when its last chunk arrives; it then frees its memory and
+    ends, and the parent waits for that only after its own work."""
+    monkeypatch.setattr(cli, "_today", lambda: TODAY)
+    monkeypatch.setattr(cli, "_CHUNK_LEADS", 5)
+    monkeypatch.setenv("SLASPEC_JOBS", "2")
+    out = tmp_path / "report.csv"
+    written_when_joined: list[bool] = []
+    join = multiprocessing.process.BaseProcess.join
+
+    def joined(self: Any, timeout: float | None = None) -> None:
+        written_when_joined.append(out.exists() and out.stat().st_size > 0)
+        join(self, timeout)
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "join", joined)
+    assert cli.main(["replay", str(BASE), str(log_file), "--format", "csv", "-o", str(out)]) == 0
+    assert written_when_joined == [True]
+
+
 def test_jobs_follow_the_size_of_the_log(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLASPEC_JOBS", raising=False)
     assert cli._jobs(10) == 1
