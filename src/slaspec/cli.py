@@ -747,23 +747,6 @@ def _replay_chunk(
     return rendered
 
 
-def _replay_chunks(
-    engine: LeadReplayer,
-    prepared: Prepared,
-    chunks: Sequence[Sequence[str]],
-    needs: _Needs,
-    indexes: Iterable[int],
-    progress: _Progress | None = None,
-) -> dict[int, _Rendered]:
-    """Replay the chunks of leads with the given indexes."""
-    done: dict[int, _Rendered] = {}
-    for index in indexes:
-        done[index] = _replay_chunk(engine, prepared, chunks[index], needs)
-        if progress is not None:
-            progress.claimed(index + 1)
-    return done
-
-
 class _Progress:
     """A progress line on stderr while leads are read and replayed, for runs that take a while.
 
@@ -874,8 +857,12 @@ def _replay_all(
     if jobs < 2 or len(chunks) < 2:
         if meanwhile is not None:
             meanwhile()
-        every = range(len(chunks))
-        return _joined(_replay_chunks(engine, prepared, chunks, needs, every, progress))
+        alone = _Joiner()
+        for index, chunk in enumerate(chunks):
+            alone.add(index, _replay_chunk(engine, prepared, chunk, needs))
+            if progress is not None:
+                progress.claimed(index + 1)
+        return alone.result()
     context = multiprocessing.get_context("fork")
     try:
         counter = context.Value("l", 0)
@@ -959,14 +946,6 @@ def _replay_child(work: Callable[[], Iterator[tuple[int, _Rendered]]], sender: C
         sender.close()
     # Skip the interpreter's teardown of the inherited heap: nothing of it needs saving.
     os._exit(code)
-
-
-def _joined(parts: dict[int, _Rendered]) -> _Rendered:
-    """The rendered chunks as one, texts and tallies in chunk order."""
-    joiner = _Joiner()
-    for index in sorted(parts):
-        joiner.add(index, parts[index])
-    return joiner.result()
 
 
 class _Joiner:
