@@ -203,20 +203,6 @@ def test_examples_with_every_agreement(name: str, log: str) -> None:
     assert early.accounting.duplicate == full.accounting.duplicate
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
-def test_examples_parsed_in_pieces(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # pyarrow parses a log in pieces of `_BLOCK_BYTES` (4 MB: the benchmark log is 28 pieces)
-    # and each column is coded from its pieces; here the examples are parsed in many.
-    monkeypatch.setattr(columnar_parse, "_BLOCK_BYTES", 1 << 14)
-    path = ROOT / "examples" / f"{name}.events.csv"
-    data = path.read_bytes()
-    parsed = columnar_parse.parse_csv(data, str(path))
-    assert parsed is not None
-    assert min(array.num_chunks for array in parsed.arrays) > 5
-    full = check(data, agreement(name), name=str(path))
-    check(data, agreement(name), full.as_of - 120 * DAY, 7, str(path))
-
-
 # ---------------------------------------------------------------- generated logs
 
 
@@ -743,7 +729,6 @@ def test_random_plain_logs_match_or_are_declined(log: tuple[bytes, int | None, i
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BLOCK_LEADS", 3)  # several blocks of leads
         patch.setattr(columnar, "_TYPED_AT_ONCE", 2)  # cells typed in several slices
-        patch.setattr(columnar_parse, "_BLOCK_BYTES", 1024)  # columns parsed in several pieces
         got, counter = columnar_prepare(data, "r.csv", agreement("cases"), as_of, start_seq)
         if got is None:
             # The logs are plain in their bytes, so only a row the reference refuses declines.
@@ -778,7 +763,6 @@ DECLINED = {
     "other control character": _replaced("Ann Smith", "Ann\x07Smith"),
     "control character in the last column": _replaced(",x\n", ",x\x01\n"),
     "control character in the first column": _replaced("\nL2,", "\nL\x1f2,"),
-    "control character in the last row": _replaced("assign,one@", "assign,one\x02@"),
     "control character in a cell of its own": _replaced(",Ann Smith,", ",\x0c,"),
     "tab in the header": _replaced("lead_id,timestamp", "lead_id\t,timestamp"),
     "carriage return ending the header only": LOG.replace("\n", "\r\n", 1).encode(),
@@ -850,12 +834,8 @@ DECLINED = {
 }
 
 
-@pytest.mark.parametrize("pieces", ["one piece", "pieces"])
 @pytest.mark.parametrize("data", DECLINED.values(), ids=list(DECLINED))
-def test_declined(data: bytes, pieces: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    if pieces == "pieces":
-        # pyarrow parses the rows in several pieces (LOG's rows are about 90 bytes long).
-        monkeypatch.setattr(columnar_parse, "_BLOCK_BYTES", 128)
+def test_declined(data: bytes) -> None:
     counter = readers.ReadCounter()
     assert (
         columnar.prepare_csv(

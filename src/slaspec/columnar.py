@@ -62,7 +62,6 @@ from slaspec.columnar_parse import (
     _parse,
     _precode,
     _Precoded,
-    _whole,
     _Words,
 )
 from slaspec.compiler import Agreement
@@ -280,7 +279,6 @@ def _values(array: Any, is_update: Any, is_stage: Any, agreement: Agreement) -> 
         if not pc.all(is_update).as_py():
             raise _Declined
         return _Coded.of(None, len(is_update))
-    array = _whole(array)
     if not pc.all(pc.equal(pc.equal(pc.binary_length(array), 0), is_update)).as_py():
         raise _Declined  # `value` is required by every type but update, and refused on it
     coded = _Coded.of(array, len(array))

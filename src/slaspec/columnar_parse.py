@@ -35,9 +35,6 @@ _SPECIAL = (
 _NON_ASCII_SPECIAL = tuple(ch for ch in _SPECIAL if not ch.isascii())
 _BOM = b"\xef\xbb\xbf"
 _DECODED_BYTES = 1 << 22
-# pyarrow parses the text in pieces of this size, in parallel, and keeps each column in them
-# (1-16 MB measured: none faster; a row longer than a piece makes it fail: declined).
-_BLOCK_BYTES = 1 << 22
 _MAX_BYTES = (1 << 31) - 1
 # Every byte but the control characters and `"`: deleting them leaves the ones to look at.
 _ORDINARY = bytes(octet for octet in range(0x20, 0x100) if octet != ord('"'))
@@ -73,9 +70,8 @@ class _Declined(Exception):
 @dataclass(slots=True)
 class Parsed:
     """A plain CSV log parsed by pyarrow, not yet checked against an agreement: its header,
-    one text column per column of the log, in the pieces pyarrow parsed (given up to
-    `prepare_csv`, which empties the list) and, once coded, the columns that need no
-    agreement."""
+    one text array per column (given up to `prepare_csv`, which empties it) and, once coded,
+    the columns that need no agreement."""
 
     header: readers._Header
     arrays: list[Any]
@@ -132,13 +128,13 @@ def _precode(parsed: Parsed) -> _Precoded:
         # work per distinct hour) and codes the rest, about as long.
         cells = pool.submit(_Cells.of, attribute_columns, rows)
         kept = pool.submit(_first_occurrences, column(readers.EVENT_ID), rows)
-        kind = _whole(pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES))
+        kind = pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES)
         if kind.null_count:
             raise _Declined
         time = _times(column(readers.TIMESTAMP), parsed.is_ascii)
         actors = _Coded.of(column(readers.ACTOR), rows)
         teams = _Coded.of(column(readers.TEAM), rows)
-        leads = _whole(lead.dictionary_encode())
+        leads = lead.dictionary_encode()
         return _Precoded(
             kind.cast(pa.int8()), time, cells.result(), actors, teams, kept.result(), leads
         )
@@ -176,13 +172,16 @@ def _parse(data: bytes, name: str) -> Parsed:
         reading = pool.submit(_read, pa.py_buffer(data).slice(end + 1), header.width)
         is_ascii = _plain_text(data)
         table = reading.result()
-    # The columns stay in the pieces pyarrow parsed them in: joining each column's pieces into
-    # one array took 0.1 s on one core (and a fifth of the page faults). Their codes are
-    # joined instead, a tenth of the bytes (`_whole`).
-    arrays = table.columns
-    if not all(_control_free(piece) for array in arrays for piece in array.chunks):
-        raise _Declined
-    return Parsed(header, arrays, table.num_rows, is_ascii)
+    rows = table.num_rows
+    arrays = []
+    for _ in range(header.width):
+        # One column at a time, so that only one is held twice.
+        array = table.column(0).combine_chunks()
+        if not _control_free(array):
+            raise _Declined
+        arrays.append(array)
+        table = table.remove_column(0)
+    return Parsed(header, arrays, rows, is_ascii)
 
 
 def _plain_text(data: bytes) -> bool:
@@ -224,14 +223,9 @@ def _plain_text(data: bytes) -> bool:
     return is_ascii
 
 
-def _whole(array: Any) -> Any:
-    """A column computed from the parsed pieces, as one array."""
-    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-
-
 def _control_free(array: Any) -> bool:
-    """Whether no cell of a piece of a parsed text column holds a control character (the
-    reference strips some and breaks lines at others), from the smallest byte of its text."""
+    """Whether no cell of a parsed text column holds a control character (the reference
+    strips some and breaks lines at others), from the smallest byte of its cells' text."""
     buffers = array.buffers()
     ends = pa.Array.from_buffers(pa.int32(), len(array) + 1, [None, buffers[1]], array.offset)
     first, last = ends[0].as_py(), ends[-1].as_py()
@@ -248,7 +242,7 @@ def _read(buffer: Any, width: int) -> Any:
     try:
         return pcsv.read_csv(
             pa.BufferReader(buffer),
-            read_options=pcsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
             parse_options=pcsv.ParseOptions(
                 delimiter=",",
                 quote_char=False,
@@ -279,7 +273,7 @@ class _Coded:
         """The column coded; an absent column reads as empty cells."""
         if array is None:
             return _Coded(pa.repeat(pa.scalar(0, pa.int32()), rows), [None], 0)
-        encoded = _whole(array.dictionary_encode())
+        encoded = array.dictionary_encode()
         words: _Words = [
             sys.intern(word) if word else None for word in encoded.dictionary.to_pylist()
         ]
@@ -303,10 +297,10 @@ def _times(array: Any, ascii_only: bool) -> Any:
         raise _Declined
     octets = array.cast(pa.binary())
     clock = readers._Clock(None, "reject")
-    hours = _whole(pc.binary_slice(octets, 0, _HOUR_CHARS).dictionary_encode())
+    hours = pc.binary_slice(octets, 0, _HOUR_CHARS).dictionary_encode()
     starts = [_instant(clock, _HOUR, hour, "{}:00:00Z") for hour in hours.dictionary.to_pylist()]
     longest = max(pc.max(pc.binary_length(octets)).as_py(), _HOUR_CHARS)
-    rests = _whole(pc.binary_slice(octets, _HOUR_CHARS, longest).dictionary_encode())
+    rests = pc.binary_slice(octets, _HOUR_CHARS, longest).dictionary_encode()
     pasts = [
         _instant(clock, _REST, rest, _EPOCH_HOUR + "{}") for rest in rests.dictionary.to_pylist()
     ]
@@ -350,12 +344,12 @@ class _Cells:
             present = pc.or_(present, pc.greater(pc.binary_length(array), 0))
         # Only the rows with a cell are coded: most rows of a log have none (three quarters of
         # the 1M benchmark log's), and coding a column hashes each of its cells.
+        with_cells = pc.indices_nonzero(present)
         codes, dictionaries = [], []
         for _, array in columns:
-            encoded = _whole(pc.filter(array, present).dictionary_encode())
+            encoded = pc.take(array, with_cells).dictionary_encode()
             codes.append(encoded.indices)
             dictionaries.append(encoded.dictionary)
-        present = _whole(present)
         place = pc.subtract(pc.cumulative_sum(present.cast(pa.int64())), 1)
         return _Cells(tuple(key for key, _ in columns), present, place, codes, dictionaries)
 
@@ -369,7 +363,6 @@ def _first_occurrences(array: Any, rows: int) -> Any:
     """Which rows are the first with their event id, or have none."""
     if array is None:
         return pa.repeat(pa.scalar(True), rows)
-    array = _whole(array)
     # A stable sort puts the rows of one id together in file order: all but the first of each
     # are duplicates. An empty id is never a duplicate.
     order = pc.sort_indices(array)
