@@ -129,9 +129,9 @@ def test_the_analyser_and_engine_are_made_while_the_rows_are_ordered(
         finally:
             preparing[0] = False
 
-    def analyser(args: Any, agreement: Any, replay_as_of: int) -> Any:
+    def analyser(args: Any, agreement: Any, replay_as_of: int, calendars: Any = None) -> Any:
         made.append((replay_as_of, preparing[0]))
-        return real_analyser(args, agreement, replay_as_of)
+        return real_analyser(args, agreement, replay_as_of, calendars)
 
     monkeypatch.setattr(cli._Logs, "prepare", prepare)
     monkeypatch.setattr(cli, "_analyser", analyser)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -279,3 +280,22 @@ def test_every_example_agreement_replays_its_sample_log(
     report = json.loads(out)
     assert report["accounting"]["rejected"] == 0
     assert all(rule["overall"]["met"] and rule["overall"]["breached"] for rule in report["rules"])
+
+
+def test_the_engine_and_the_analysis_share_each_business_calendar(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Made once for both: a calendar's tables take 0.02-0.05 s to build for this year's instants.
+    seen: dict[str, Any] = {}
+    replay_all = cli._replay_all
+
+    def spy(engine: Any, prepared: Any, needs: Any, *rest: Any, **options: Any) -> Any:
+        seen["engine"], seen["analyser"] = engine, needs.analysis
+        return replay_all(engine, prepared, needs, *rest, **options)
+
+    monkeypatch.setattr(cli, "_replay_all", spy)
+    code, _, _ = run(capsys, "replay", HARBOUR, "examples/harbour-b2b.events.csv")
+    assert code == 0
+    calendar = seen["engine"].calendars["sydney"]
+    # The analyser's business clock for the target's window is that calendar's.
+    assert seen["analyser"]._clock("sydney").__self__ is calendar

@@ -897,6 +897,7 @@ class Analyser:
         "_handoffs",
         "_handovers",
         "_labels",
+        "_made",
         "_money",
         "_path",
         "_visits",
@@ -913,7 +914,10 @@ class Analyser:
         group_by: Sequence[str] = (),
         money_field: str | None = None,
         won_stages: Sequence[str] | None = None,
+        calendars: Mapping[str, BusinessCalendar] | None = None,
     ) -> None:
+        """`calendars`: business calendars by name to use, if made already (`slaspec replay`
+        shares its engine's, so that their tables are built once); others are made here."""
         self.agreement = agreement
         self.as_of = as_of
         self._group_by = tuple(dict.fromkeys(group_by))
@@ -936,6 +940,7 @@ class Analyser:
         self._labels = {(a, b): f"{a} -> {b}" for a, b in agreement.handoffs}
         self._days = _Days(agreement.timezone)
         self._calendars: dict[str, Clock] = {}
+        self._made = dict(calendars) if calendars is not None else {}
         # Targets on the same stage and kind of period share the lead's anchors in each period.
         shared: dict[tuple[str, int], list[_CohortTarget]] = {}
         for target in agreement.targets.values():
@@ -992,7 +997,10 @@ class Analyser:
             if calendar == "always":
                 found = _wall_clock
             else:
-                found = BusinessCalendar(self.agreement.calendars[calendar]).clock
+                made = self._made.get(calendar)
+                if made is None:
+                    made = BusinessCalendar(self.agreement.calendars[calendar])
+                found = made.clock
             self._calendars[calendar] = found
         return found
 

@@ -779,11 +779,20 @@ class _CadencePlan:
 class Engine:
     """A compiled agreement ready to replay leads: calendars built, rules indexed."""
 
-    def __init__(self, agreement: Agreement, shown: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        agreement: Agreement,
+        shown: Collection[str] | None = None,
+        calendars: Mapping[str, BusinessCalendar] | None = None,
+    ) -> None:
         """`shown`: the attributes each `LeadResult` shows, in the names' order; every attribute
         the lead has when None. `slaspec replay` asks only for those its reports read (the
         analysis groups by one and prices by another): a text per attribute per lead otherwise
-        costs about a tenth of the fold, for a part of the result no report shows."""
+        costs about a tenth of the fold, for a part of the result no report shows.
+
+        `calendars`: the agreement's business calendars by name, if made already: `slaspec
+        replay` gives its engine and its `analysis.Analyser` the same ones, so that their tables
+        are built once."""
         self.agreement = agreement
         self.shown_only: tuple[str, ...] | None = None
         if shown is not None:
@@ -794,9 +803,9 @@ class Engine:
         self.handoffs = dict(agreement.handoffs)
         self.roster = dict(agreement.roster)
         self.owners = {name: stage.owner for name, stage in agreement.stages.items()}
-        self.calendars = {
-            name: BusinessCalendar(spec) for name, spec in agreement.calendars.items()
-        }
+        if calendars is None:
+            calendars = {name: BusinessCalendar(spec) for name, spec in agreement.calendars.items()}
+        self.calendars = {name: calendars[name] for name in agreement.calendars}
         self.zone = ZoneInfo(agreement.timezone)
         self.dwell_calendar = agreement.default_calendar or "always"
         # Triggers indexed by what fires them, so an event only looks at the rules it can touch.
