@@ -763,6 +763,7 @@ DECLINED = {
     "other control character": _replaced("Ann Smith", "Ann\x07Smith"),
     "control character in the last column": _replaced(",x\n", ",x\x01\n"),
     "control character in the first column": _replaced("\nL2,", "\nL\x1f2,"),
+    "control character in the last row": _replaced("assign,one@", "assign,one\x02@"),
     "control character in a cell of its own": _replaced(",Ann Smith,", ",\x0c,"),
     "tab in the header": _replaced("lead_id,timestamp", "lead_id\t,timestamp"),
     "carriage return ending the header only": LOG.replace("\n", "\r\n", 1).encode(),
