@@ -897,7 +897,6 @@ class Analyser:
         "_handoffs",
         "_handovers",
         "_labels",
-        "_made",
         "_money",
         "_path",
         "_visits",
@@ -939,8 +938,9 @@ class Analyser:
         # declared handoff -> the rule name its criteria_unmet violations carry
         self._labels = {(a, b): f"{a} -> {b}" for a, b in agreement.handoffs}
         self._days = _Days(agreement.timezone)
-        self._calendars: dict[str, Clock] = {}
-        self._made = dict(calendars) if calendars is not None else {}
+        self._calendars: dict[str, Clock] = {
+            name: calendar.clock for name, calendar in (calendars or {}).items()
+        }
         # Targets on the same stage and kind of period share the lead's anchors in each period.
         shared: dict[tuple[str, int], list[_CohortTarget]] = {}
         for target in agreement.targets.values():
@@ -997,10 +997,7 @@ class Analyser:
             if calendar == "always":
                 found = _wall_clock
             else:
-                made = self._made.get(calendar)
-                if made is None:
-                    made = BusinessCalendar(self.agreement.calendars[calendar])
-                found = made.clock
+                found = BusinessCalendar(self.agreement.calendars[calendar]).clock
             self._calendars[calendar] = found
         return found
 
