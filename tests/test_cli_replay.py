@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -299,3 +300,32 @@ def test_the_engine_and_the_analysis_share_each_business_calendar(
     calendar = seen["engine"].calendars["sydney"]
     # The analyser's business clock for the target's window is that calendar's.
     assert seen["analyser"]._clock("sydney").__self__ is calendar
+
+
+def test_a_process_that_exits_after_the_replay_keeps_results_up_to_a_bound(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Freeing each chunk's results one object at a time cost more than the pages they hold:
+    # `entry`'s process (and the forked one) keeps them to the exit, up to KEPT_ROWS rows.
+    monkeypatch.setenv("SLASPEC_JOBS", "1")  # every chunk replayed in this process
+    monkeypatch.setattr(cli, "KEPT_ROWS", 5000)
+    outputs = []
+    for exit_follows in (False, True):
+        monkeypatch.setattr(cli, "_exit_follows", exit_follows)
+        monkeypatch.setattr(cli, "_kept", [])
+        monkeypatch.setattr(cli, "_kept_rows", 0)
+        try:
+            code, out, _ = run(capsys, "replay", HARBOUR, "examples/harbour-b2b.events.csv")
+        finally:
+            gc.enable()  # left paused when the process exits after the replay
+        assert code == 0
+        outputs.append(out)
+        kept = [result for chunk in cli._kept for result in chunk]
+        if not exit_follows:
+            assert kept == []  # an in-process caller frees them as it goes
+            continue
+        # The first chunk (2,000 leads, over 5,000 rows) is kept; then none more.
+        assert len(cli._kept) == 1 and len(kept) == cli._CHUNK_LEADS
+        assert cli._kept_rows == sum(result.events for result in kept) >= 5000
+        assert [result.lead for result in kept] == sorted(result.lead for result in kept)
+    assert outputs[0] == outputs[1]
