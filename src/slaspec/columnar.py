@@ -222,11 +222,8 @@ def _order(coded: _Precoded, is_update: Any, rows: int, as_of: int | None) -> _O
         [pa.repeat(pa.scalar(False), len(base)), pa.repeat(pa.scalar(True), len(split))]
     )
     kinds = pc.if_else(cells, pa.scalar(_UPDATE, pa.int8()), pc.take(kind, source))
-    # Leads sort as `sorted()` sorts their ids: pyarrow compares UTF-8 bytes, and valid UTF-8
-    # sorts by code point in byte order, as Python compares str.
-    by_id = pc.sort_indices(leads.dictionary)
-    # The order of a permutation's values is its inverse: each id's rank.
-    lead_rank = pc.take(pc.sort_indices(by_id), pc.take(leads.indices, source))
+    # Each row's lead by its rank in id order (`_precode`).
+    lead_rank = pc.take(coded.lead_rank, pc.take(leads.indices, source))
     times = pc.take(time, source)
     # (kind, row) as one key: the row numbers order the seq numbers.
     kind_row = pc.add(pc.multiply(kinds.cast(pa.int64()), rows), source)
@@ -238,7 +235,7 @@ def _order(coded: _Precoded, is_update: Any, rows: int, as_of: int | None) -> _O
     cells = pc.take(cells, order)
     kinds = pc.take(kinds, order)
     runs = pc.run_end_encode(pc.take(lead_rank, order))
-    ids = pc.take(leads.dictionary, pc.take(by_id, runs.values)).to_pylist()
+    ids = pc.take(leads.dictionary, pc.take(coded.by_id, runs.values)).to_pylist()
     carries = pc.or_(cells, pc.and_(pc.equal(kinds, _UPDATE), pc.take(present, source)))
     ends = runs.run_ends.to_pylist()
     # How many rows carrying attribute cells come before each block of leads.

@@ -98,7 +98,8 @@ def parse_csv(data: bytes, name: str) -> Parsed | None:
 class _Precoded:
     """The columns that need no agreement, coded: each row's kind rank and instant, its
     attribute cells, actor and team, whether it is the first with its event id (or has
-    none), and the lead ids dictionary-encoded."""
+    none), the lead ids dictionary-encoded, and the leads' codes in id order and each code's
+    rank in it."""
 
     kind: Any
     time: Any
@@ -107,6 +108,8 @@ class _Precoded:
     teams: _Coded
     kept: Any
     leads: Any
+    by_id: Any
+    lead_rank: Any
 
 
 def _precode(parsed: Parsed) -> _Precoded:
@@ -125,7 +128,8 @@ def _precode(parsed: Parsed) -> _Precoded:
     with ThreadPoolExecutor(max_workers=1) as pool:
         # pyarrow computes without the GIL: a second thread codes the attribute cells and finds
         # the duplicate event ids while this one reads the types and the timestamps (Python
-        # work per distinct hour) and codes the rest, about as long.
+        # work per distinct hour) and codes the rest, in a little less time. (A third thread,
+        # the cells and the duplicates side by side, made it no sooner on the 1M-row log.)
         cells = pool.submit(_Cells.of, attribute_columns, rows)
         kept = pool.submit(_first_occurrences, column(readers.EVENT_ID), rows)
         kind = pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES)
@@ -135,8 +139,22 @@ def _precode(parsed: Parsed) -> _Precoded:
         actors = _Coded.of(column(readers.ACTOR), rows)
         teams = _Coded.of(column(readers.TEAM), rows)
         leads = lead.dictionary_encode()
+        # Leads sort as `sorted()` sorts their ids: pyarrow compares UTF-8 bytes, and valid
+        # UTF-8 sorts by code point in byte order, as Python compares str. The order of a
+        # permutation's values is its inverse: each id's rank. (Found here, where this thread
+        # would wait for the other, rather than where the rows are ordered.)
+        by_id = pc.sort_indices(leads.dictionary)
+        lead_rank = pc.sort_indices(by_id)
         return _Precoded(
-            kind.cast(pa.int8()), time, cells.result(), actors, teams, kept.result(), leads
+            kind.cast(pa.int8()),
+            time,
+            cells.result(),
+            actors,
+            teams,
+            kept.result(),
+            leads,
+            by_id,
+            lead_rank,
         )
 
 
@@ -173,14 +191,21 @@ def _parse(data: bytes, name: str) -> Parsed:
         is_ascii = _plain_text(data)
         table = reading.result()
     rows = table.num_rows
-    arrays = []
-    for _ in range(header.width):
-        # One column at a time, so that only one is held twice.
-        array = table.column(0).combine_chunks()
-        if not _control_free(array):
-            raise _Declined
-        arrays.append(array)
-        table = table.remove_column(0)
+    pieces: list[Any] = [table.column(index) for index in range(header.width)]
+    del table
+
+    def joined(index: int) -> Any:
+        array = pieces[index].combine_chunks()
+        pieces[index] = None  # its pieces are freed once it is joined
+        return array
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # Two columns joined at a time (pyarrow copies without the GIL), so that only two are
+        # held twice: joining writes every column to fresh pages, and the page faults were this
+        # thread's only work, on one core, for 0.1 s of the 1M-row log (docs/performance.md).
+        arrays = list(pool.map(joined, range(header.width)))
+    if not all(_control_free(array) for array in arrays):
+        raise _Declined
     return Parsed(header, arrays, rows, is_ascii)
 
 
