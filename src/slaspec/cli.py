@@ -727,9 +727,10 @@ def _keep(results: list[LeadResult]) -> None:
 
     Each result is a few dozen objects (stays, cycles, activities, violations, origins), and
     freeing them one by one, then building the next chunk's from reused memory, took 0.4-0.6 s
-    of the 1M-event replay's CPU (docs/performance.md, twelfth round); the pages the kept
-    results take cost less. Up to `KEPT_ROWS` replayed rows' results per process (about 0.24 GB),
-    so that a larger log frees the rest as before, and nothing in a process that lives on.
+    of the 1M-event replay's CPU (docs/performance.md, twelfth round); the fresh pages the kept
+    results take cost less. At most `KEPT_ROWS` replayed rows' results are kept per process
+    (about 0.24 GB): a larger log's later chunks are freed as before. A process that goes on
+    after `main` (an in-process caller) keeps nothing.
     """
     global _kept_rows
     if not _exit_follows or _kept_rows >= KEPT_ROWS:
