@@ -74,7 +74,7 @@ class Parsed:
     the columns that need no agreement."""
 
     header: readers._Header
-    arrays: list[Any]
+    arrays: list[Any]  # pyarrow ChunkedArrays
     rows: int
     is_ascii: bool
     precoded: _Precoded | None = None
@@ -132,13 +132,13 @@ def _precode(parsed: Parsed) -> _Precoded:
         # the cells and the duplicates side by side, made it no sooner on the 1M-row log.)
         cells = pool.submit(_Cells.of, attribute_columns, rows)
         kept = pool.submit(_first_occurrences, column(readers.EVENT_ID), rows)
-        kind = pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES)
+        kind = _single(pc.index_in(column(readers.TYPE), value_set=_TYPE_NAMES))
         if kind.null_count:
             raise _Declined
         time = _times(column(readers.TIMESTAMP), parsed.is_ascii)
         actors = _Coded.of(column(readers.ACTOR), rows)
         teams = _Coded.of(column(readers.TEAM), rows)
-        leads = lead.dictionary_encode()
+        leads = _encoded(lead)
         # Leads sort as `sorted()` sorts their ids: pyarrow compares UTF-8 bytes, and valid
         # UTF-8 sorts by code point in byte order, as Python compares str. The order of a
         # permutation's values is its inverse: each id's rank. (Found here, where this thread
@@ -191,20 +191,13 @@ def _parse(data: bytes, name: str) -> Parsed:
         is_ascii = _plain_text(data)
         table = reading.result()
     rows = table.num_rows
-    pieces: list[Any] = [table.column(index) for index in range(header.width)]
+    # The columns stay in the pieces pyarrow parsed them in (one per block of the text):
+    # joining them wrote the whole log to fresh pages again, and what reads them (the coding
+    # below, and `columnar`) takes pieces as well. `_single` joins the small arrays that must
+    # be one.
+    arrays: list[Any] = [table.column(index) for index in range(header.width)]
     del table
-
-    def joined(index: int) -> Any:
-        array = pieces[index].combine_chunks()
-        pieces[index] = None  # its pieces are freed once it is joined
-        return array
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        # Two columns joined at a time (pyarrow copies without the GIL), so that only two are
-        # held twice: joining writes every column to fresh pages, and the page faults were this
-        # thread's only work, on one core, for 0.1 s of the 1M-row log (docs/performance.md).
-        arrays = list(pool.map(joined, range(header.width)))
-    if not all(_control_free(array) for array in arrays):
+    if not all(_control_free(piece) for array in arrays for piece in array.chunks):
         raise _Declined
     return Parsed(header, arrays, rows, is_ascii)
 
@@ -279,10 +272,45 @@ def _read(buffer: Any, width: int) -> Any:
                 column_types=dict.fromkeys(names, pa.string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                # `_plain_text` checks the whole text (ASCII, or decoded as UTF-8) beside the
+                # parse, and a cell of valid UTF-8 cut at commas and line feeds is valid UTF-8:
+                # pyarrow's own check of every cell took a sixth of the parse's CPU.
+                check_utf8=False,
             ),
         )
     except pa.ArrowException:
         raise _Declined from None
+
+
+def _single(array: Any) -> Any:
+    """An array in one piece: the pieces of a ChunkedArray joined."""
+    if isinstance(array, pa.ChunkedArray):
+        return array.combine_chunks()
+    return array
+
+
+def _encoded(array: Any) -> Any:
+    """A text column dictionary-encoded, as one DictionaryArray. pyarrow encodes the pieces of a
+    ChunkedArray against one dictionary, which they share: only their codes are joined."""
+    encoded = array.dictionary_encode()
+    if not isinstance(encoded, pa.ChunkedArray):
+        return encoded
+    pieces = encoded.chunks
+    if not pieces or not all(
+        _same_buffers(piece.dictionary, pieces[0].dictionary) for piece in pieces
+    ):
+        return _single(array).dictionary_encode()  # pieces with dictionaries of their own
+    indices = pa.concat_arrays([piece.indices for piece in pieces])
+    return pa.DictionaryArray.from_arrays(indices, pieces[0].dictionary)
+
+
+def _same_buffers(array: Any, other: Any) -> bool:
+    """Whether two arrays are views of the same memory."""
+    if len(array) != len(other) or array.offset != other.offset:
+        return False
+    return [None if b is None else b.address for b in array.buffers()] == [
+        None if b is None else b.address for b in other.buffers()
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +326,7 @@ class _Coded:
         """The column coded; an absent column reads as empty cells."""
         if array is None:
             return _Coded(pa.repeat(pa.scalar(0, pa.int32()), rows), [None], 0)
-        encoded = array.dictionary_encode()
+        encoded = _encoded(array)
         words: _Words = [
             sys.intern(word) if word else None for word in encoded.dictionary.to_pylist()
         ]
@@ -322,10 +350,10 @@ def _times(array: Any, ascii_only: bool) -> Any:
         raise _Declined
     octets = array.cast(pa.binary())
     clock = readers._Clock(None, "reject")
-    hours = pc.binary_slice(octets, 0, _HOUR_CHARS).dictionary_encode()
+    hours = _encoded(pc.binary_slice(octets, 0, _HOUR_CHARS))
     starts = [_instant(clock, _HOUR, hour, "{}:00:00Z") for hour in hours.dictionary.to_pylist()]
     longest = max(pc.max(pc.binary_length(octets)).as_py(), _HOUR_CHARS)
-    rests = pc.binary_slice(octets, _HOUR_CHARS, longest).dictionary_encode()
+    rests = _encoded(pc.binary_slice(octets, _HOUR_CHARS, longest))
     pasts = [
         _instant(clock, _REST, rest, _EPOCH_HOUR + "{}") for rest in rests.dictionary.to_pylist()
     ]
@@ -369,10 +397,11 @@ class _Cells:
             present = pc.or_(present, pc.greater(pc.binary_length(array), 0))
         # Only the rows with a cell are coded: most rows of a log have none (three quarters of
         # the 1M benchmark log's), and coding a column hashes each of its cells.
+        present = _single(present)
         with_cells = pc.indices_nonzero(present)
         codes, dictionaries = [], []
         for _, array in columns:
-            encoded = pc.take(array, with_cells).dictionary_encode()
+            encoded = _encoded(pc.take(array, with_cells))
             codes.append(encoded.indices)
             dictionaries.append(encoded.dictionary)
         place = pc.subtract(pc.cumulative_sum(present.cast(pa.int64())), 1)
@@ -393,7 +422,7 @@ def _first_occurrences(array: Any, rows: int) -> Any:
     order = pc.sort_indices(array)
     ranked = pc.take(array, order)
     later = ranked.slice(1)
-    again = pc.and_(pc.equal(later, ranked.slice(0, rows - 1)), pc.not_equal(later, ""))
-    duplicates = pc.filter(order.slice(1), again)
+    again = _single(pc.and_(pc.equal(later, ranked.slice(0, rows - 1)), pc.not_equal(later, "")))
+    duplicates = _single(pc.filter(order.slice(1), again))
     every = pc.indices_nonzero(pa.repeat(pa.scalar(True), rows))
     return pc.invert(pc.is_in(every, value_set=duplicates))
