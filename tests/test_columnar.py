@@ -243,8 +243,13 @@ def _reoffset(text: str, seed: int) -> str:
     return "\n".join(out) + "\n"
 
 
+@pytest.mark.parametrize("block_bytes", [1 << 22, 1000])
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_generated_logs(name: str) -> None:
+def test_generated_logs(name: str, block_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pyarrow parses a large text in blocks and hands each column over in pieces, one a block:
+    # a thousand bytes a block makes a hundred pieces of these logs, with duplicate event ids,
+    # leads, hours and cells in different pieces.
+    monkeypatch.setattr(columnar_parse, "_BLOCK_BYTES", block_bytes)
     profile = generate.Profile(duplicate=0.3, alias=0.5)
     text = generate.generate_csv_text(agreement(name), 120, 11, START, 90, profile)
     reference_prepared, _ = reference(text.encode(), "g.csv", agreement(name))
@@ -256,6 +261,10 @@ def test_generated_logs(name: str) -> None:
         (_reoffset(_shuffled(text, 5), 6), None, 1000),
         ("\ufeff" + text.rstrip("\n"), None, 0),
     ):
+        if block_bytes < len(variant):
+            parsed = columnar_parse.parse_csv(variant.encode(), "g.csv")
+            assert parsed is not None
+            assert min(len(array.chunks) for array in parsed.arrays) > 50
         check(variant.encode(), agreement(name), as_of, start_seq)
 
 
@@ -729,6 +738,7 @@ def test_random_plain_logs_match_or_are_declined(log: tuple[bytes, int | None, i
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BLOCK_LEADS", 3)  # several blocks of leads
         patch.setattr(columnar, "_TYPED_AT_ONCE", 2)  # cells typed in several slices
+        patch.setattr(columnar_parse, "_BLOCK_BYTES", 200)  # parsed in several pieces
         got, counter = columnar_prepare(data, "r.csv", agreement("cases"), as_of, start_seq)
         if got is None:
             # The logs are plain in their bytes, so only a row the reference refuses declines.
@@ -835,8 +845,11 @@ DECLINED = {
 }
 
 
+@pytest.mark.parametrize("block_bytes", [1 << 22, 100])
 @pytest.mark.parametrize("data", DECLINED.values(), ids=list(DECLINED))
-def test_declined(data: bytes) -> None:
+def test_declined(data: bytes, block_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # In pieces, the control character is in a later piece than the first.
+    monkeypatch.setattr(columnar_parse, "_BLOCK_BYTES", block_bytes)
     counter = readers.ReadCounter()
     assert (
         columnar.prepare_csv(
@@ -974,3 +987,35 @@ def test_a_forked_process_builds_blocks(monkeypatch: pytest.MonkeyPatch) -> None
     assert process.exitcode == 0
     assert built == [prepared.leads[first], prepared.leads[later]]
     assert 30 // 7 not in fresh.leads._blocks  # type: ignore[attr-defined]
+
+
+class _Pieces:
+    """A column whose dictionary encoding comes in pieces, each with a dictionary of its own."""
+
+    def __init__(self, *pieces: list[str]) -> None:
+        self.pieces = pieces
+
+    def dictionary_encode(self) -> pa.ChunkedArray:
+        return pa.chunked_array(
+            [pa.array(piece, pa.string()).dictionary_encode() for piece in self.pieces]
+        )
+
+
+def test_a_column_in_pieces_is_coded_as_one() -> None:
+    pieces = (["b", "a", "b"], ["c", "a"], [], ["a", "d"])
+    chunked = pa.chunked_array([pa.array(piece, pa.string()) for piece in pieces])
+    encoded = columnar_parse._encoded(chunked)
+    assert isinstance(encoded, pa.DictionaryArray)
+    assert encoded.to_pylist() == ["b", "a", "b", "c", "a", "a", "d"]
+    assert encoded.dictionary.to_pylist() == ["b", "a", "c", "d"]
+    # pyarrow encodes the pieces against one dictionary that they share: only their codes
+    # need joining (what `_encoded` does when it sees this).
+    dictionaries = [piece.dictionary for piece in chunked.dictionary_encode().chunks]
+    assert all(columnar_parse._same_buffers(d, dictionaries[0]) for d in dictionaries)
+    assert not columnar_parse._same_buffers(pa.array(["a"]), pa.array(["a"]))
+    # Pieces with dictionaries of their own (not what pyarrow makes) are merged.
+    merged = columnar_parse._encoded(_Pieces(*pieces))
+    assert merged.to_pylist() == ["b", "a", "b", "c", "a", "a", "d"]
+    assert sorted(merged.dictionary.to_pylist()) == ["a", "b", "c", "d"]
+    assert columnar_parse._encoded(pa.chunked_array([], pa.string())).to_pylist() == []
+    assert columnar_parse._encoded(pa.array(["x", "x"])).to_pylist() == ["x", "x"]

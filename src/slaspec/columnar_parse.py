@@ -35,6 +35,7 @@ _SPECIAL = (
 _NON_ASCII_SPECIAL = tuple(ch for ch in _SPECIAL if not ch.isascii())
 _BOM = b"\xef\xbb\xbf"
 _DECODED_BYTES = 1 << 22
+_BLOCK_BYTES = 1 << 22  # pyarrow parses the text in blocks of this size, one piece each
 _MAX_BYTES = (1 << 31) - 1
 # Every byte but the control characters and `"`: deleting them leaves the ones to look at.
 _ORDINARY = bytes(octet for octet in range(0x20, 0x100) if octet != ord('"'))
@@ -260,7 +261,7 @@ def _read(buffer: Any, width: int) -> Any:
     try:
         return pcsv.read_csv(
             pa.BufferReader(buffer),
-            read_options=pcsv.ReadOptions(column_names=names, block_size=1 << 22),
+            read_options=pcsv.ReadOptions(column_names=names, block_size=_BLOCK_BYTES),
             parse_options=pcsv.ParseOptions(
                 delimiter=",",
                 quote_char=False,
@@ -299,7 +300,7 @@ def _encoded(array: Any) -> Any:
     if not pieces or not all(
         _same_buffers(piece.dictionary, pieces[0].dictionary) for piece in pieces
     ):
-        return _single(array).dictionary_encode()  # pieces with dictionaries of their own
+        return _single(encoded)  # pyarrow merges the dictionaries of pieces that have their own
     indices = pa.concat_arrays([piece.indices for piece in pieces])
     return pa.DictionaryArray.from_arrays(indices, pieces[0].dictionary)
 
