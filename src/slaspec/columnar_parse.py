@@ -71,11 +71,12 @@ class _Declined(Exception):
 @dataclass(slots=True)
 class Parsed:
     """A plain CSV log parsed by pyarrow, not yet checked against an agreement: its header,
-    one text array per column (given up to `prepare_csv`, which empties it) and, once coded,
-    the columns that need no agreement."""
+    one text column per column of the log, in the pieces pyarrow parsed it in (a ChunkedArray;
+    given up to `prepare_csv`, which empties the list) and, once coded, the columns that need
+    no agreement."""
 
     header: readers._Header
-    arrays: list[Any]  # pyarrow ChunkedArrays
+    arrays: list[Any]
     rows: int
     is_ascii: bool
     precoded: _Precoded | None = None
