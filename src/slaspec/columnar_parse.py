@@ -293,26 +293,8 @@ def _single(array: Any) -> Any:
 
 def _encoded(array: Any) -> Any:
     """A text column dictionary-encoded, as one DictionaryArray. pyarrow encodes the pieces of a
-    ChunkedArray against one dictionary, which they share: only their codes are joined."""
-    encoded = array.dictionary_encode()
-    if not isinstance(encoded, pa.ChunkedArray):
-        return encoded
-    pieces = encoded.chunks
-    if not pieces or not all(
-        _same_buffers(piece.dictionary, pieces[0].dictionary) for piece in pieces
-    ):
-        return _single(encoded)  # pyarrow merges the dictionaries of pieces that have their own
-    indices = pa.concat_arrays([piece.indices for piece in pieces])
-    return pa.DictionaryArray.from_arrays(indices, pieces[0].dictionary)
-
-
-def _same_buffers(array: Any, other: Any) -> bool:
-    """Whether two arrays are views of the same memory."""
-    if len(array) != len(other) or array.offset != other.offset:
-        return False
-    return [None if b is None else b.address for b in array.buffers()] == [
-        None if b is None else b.address for b in other.buffers()
-    ]
+    ChunkedArray against one dictionary, which they share, and then joins only their codes."""
+    return _single(array.dictionary_encode())
 
 
 @dataclass(frozen=True, slots=True)
