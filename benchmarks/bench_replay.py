@@ -8,9 +8,11 @@ this process) into a temporary folder; with `--log PATH` that file is used, and 
 if it does not exist. Each run is a child process writing its report to /dev/null: the default
 text summary first (the issue's target), then `--format json` reported separately. For each
 run the script prints the exit code, the wall time, the CPU time (user + system, including the
-worker process the replay forks on a multi-core machine) and the peak RSS, all from the
-child's own resource usage (`os.wait4`). The machine may be shared: compare CPU times, and
-ratios measured in one run, rather than raw wall times.
+worker process the replay forks on a multi-core machine, and each part), the page faults and
+the peak RSS, all from the child's own resource usage (`os.wait4`). The machine may be shared:
+compare CPU times, and ratios measured in one run, rather than raw wall times. On this
+machine a new page costs 2-3 us, and several times that on its slow stretches: a run whose
+system CPU is well above its usual share (under 1 s for the 1M text summary) met one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -58,8 +61,20 @@ def ensure_log(path: str, events: int) -> None:
     print(f"     written in {wall:.1f} s ({cpu:.1f} s CPU)")
 
 
-def run_replay(log: str, fmt: str, jobs: str | None) -> tuple[int, float, float, float, str]:
-    """Run the replay once: exit code, wall s, CPU s, peak RSS MiB and the tail of stderr."""
+class Run(NamedTuple):
+    """One replay's figures, from the child's own resource usage."""
+
+    code: int
+    wall: float  # seconds
+    user: float  # CPU seconds, the forked worker's included
+    system: float
+    faults: int  # minor page faults (new pages, mostly)
+    peak: float  # MiB
+    stderr: str  # its tail
+
+
+def run_replay(log: str, fmt: str, jobs: str | None) -> Run:
+    """Run the replay once."""
     command = [
         *slaspec_command(),
         "replay",
@@ -84,9 +99,10 @@ def run_replay(log: str, fmt: str, jobs: str | None) -> tuple[int, float, float,
         child.returncode = os.waitstatus_to_exitcode(status)
         errors.seek(0)
         stderr = errors.read().decode("utf-8", "replace")[-2000:]
-    cpu = usage.ru_utime + usage.ru_stime
     peak = usage.ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else usage.ru_maxrss / 1024
-    return child.returncode, wall, cpu, peak, stderr
+    return Run(
+        child.returncode, wall, usage.ru_utime, usage.ru_stime, usage.ru_minflt, peak, stderr
+    )
 
 
 def main() -> None:
@@ -104,17 +120,19 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
         for fmt in args.formats.split(","):
             for run in range(args.repeat):
-                code, wall, cpu, peak, stderr = run_replay(log, fmt, args.jobs)
+                done = run_replay(log, fmt, args.jobs)
                 print(
-                    f"{fmt} run {run + 1}: exit {code}, wall {wall:.2f} s, cpu {cpu:.2f} s, "
-                    f"peak RSS {peak:.0f} MiB"
+                    f"{fmt} run {run + 1}: exit {done.code}, wall {done.wall:.2f} s, "
+                    f"cpu {done.user + done.system:.2f} s (user {done.user:.2f} s, system "
+                    f"{done.system:.2f} s), {done.faults:,} page faults, "
+                    f"peak RSS {done.peak:.0f} MiB"
                 )
-                if stderr.strip():
-                    print("stderr (tail):", stderr.strip(), sep="\n")
+                if done.stderr.strip():
+                    print("stderr (tail):", done.stderr.strip(), sep="\n")
                 if fmt == "text":
                     verdict = (
                         "within"
-                        if wall < TARGET_WALL_SECONDS and peak < TARGET_PEAK_MIB
+                        if done.wall < TARGET_WALL_SECONDS and done.peak < TARGET_PEAK_MIB
                         else "OVER"
                     )
                     print(
