@@ -2,8 +2,8 @@
 
 Usage: python benchmarks/machine_speed.py [--mib N] [--repeat R]
 
-Prints, for each repeat, the cost of a new page (one byte written into each 4 KiB page of a
-fresh anonymous mapping of N MiB, in microseconds a page) and the CPU time of a pure-Python
+Prints, for each repeat, the cost of a new page (one byte written into each page of a fresh
+anonymous mapping of N MiB, in microseconds a page) and the CPU time of a pure-Python
 loop (two million multiplications). The shared machine has stretches where a new page costs
 several times its usual 2-3 us and where the same Python code takes more CPU; the 1M replay's
 slowest runs fall on them (docs/performance.md, fifteenth round). Taken just before a run, the
@@ -17,7 +17,7 @@ import argparse
 import mmap
 import time
 
-PAGE = 4096
+PAGE = mmap.PAGESIZE  # 4 KiB here
 
 
 def new_page_us(mib: int) -> float:
